@@ -1,0 +1,1 @@
+"""The edge collector: polls terminals through driver plug-ins (``posfleet.collector``)."""

@@ -1,0 +1,6 @@
+"""Smart (Android) terminals that serve their status as JSON over HTTP."""
+
+from posfleet.collector.driver import DriverPlugin
+from posfleet.collector.drivers.http.config import HttpSettings
+
+PLUGIN = DriverPlugin(name="http", settings_model=HttpSettings)
