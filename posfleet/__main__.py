@@ -1,0 +1,5 @@
+"""``python -m posfleet`` runs the CLI."""
+
+from posfleet.cli import main
+
+main()
