@@ -1,0 +1,1 @@
+"""Simulated terminal fleet that speaks the real protocols (``posfleet simulate``)."""
