@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from posfleet import __version__
+from posfleet.cli.collect import collect
 from posfleet.cli.config import config_group
 from posfleet.cli.demo import demo
 from posfleet.cli.schema import schema_group
+from posfleet.cli.simulate import simulate
 from posfleet.logs import configure_logging
 
 
@@ -31,9 +33,11 @@ def cli(log_format: str, log_level: str) -> None:
     configure_logging("json" if log_format == "json" else "text", log_level)
 
 
+cli.add_command(collect)
 cli.add_command(config_group)
 cli.add_command(schema_group)
 cli.add_command(demo)
+cli.add_command(simulate)
 
 
 def main() -> None:

@@ -2,5 +2,6 @@
 
 from posfleet.collector.driver import DriverPlugin
 from posfleet.collector.drivers.http.config import HttpSettings
+from posfleet.collector.drivers.http.driver import create
 
-PLUGIN = DriverPlugin(name="http", settings_model=HttpSettings)
+PLUGIN = DriverPlugin(name="http", settings_model=HttpSettings, create=create)

@@ -2,5 +2,6 @@
 
 from posfleet.collector.driver import DriverPlugin
 from posfleet.collector.drivers.mqtt.config import MqttPushSettings
+from posfleet.collector.drivers.mqtt.driver import create
 
-PLUGIN = DriverPlugin(name="mqtt", settings_model=MqttPushSettings)
+PLUGIN = DriverPlugin(name="mqtt", settings_model=MqttPushSettings, create=create)

@@ -1,0 +1,295 @@
+"""One simulated terminal: its changing state and the faults that come and go.
+
+State advances in steps (:meth:`SimTerminal.tick`, every minute of simulated time by
+default); sales happen between steps. A fault is an entry in ``faults`` from its start to
+its end, and each component reads its flags from there, so the ground truth and what the
+terminal reports cannot disagree.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from posfleet.simulator.faults import Fault, FaultLog
+from posfleet.simulator.fleet import MerchantSpec, StoreSpec, TerminalSpec
+from posfleet.simulator.hours import LocalTime
+from posfleet.simulator.network import SIM_PLAN_BYTES, NetworkLink
+from posfleet.simulator.paper import PaperRoll
+from posfleet.simulator.power import LOW_BATTERY_PERCENT, Battery
+from posfleet.simulator.printer import PrinterMechanism
+from posfleet.simulator.rng import stream
+from posfleet.telemetry import PaperState
+
+HOUR = 3600.0
+DAY = 86400.0
+
+# Mean time between random onsets of each fault, in seconds (per terminal).
+_HAZARD_MEAN: dict[str, float] = {
+    "link_flap": 6 * HOUR,
+    "network_degraded": 12 * HOUR,
+    "link_down": 20 * DAY,
+    "reboot": 7 * DAY,
+    "card_reader_degraded": 60 * DAY,
+    "touch_degraded": 90 * DAY,
+    "qr_scanner_degraded": 60 * DAY,
+    "cover_open": 10 * DAY,
+}
+_WIRED_HAZARD_FACTOR = 5.0  # cables flap and degrade far less often than radio links
+
+# How long faults last (uniform range, seconds) when no one has to fix them.
+_DURATION: dict[str, tuple[float, float]] = {
+    "link_flap": (5.0, 60.0),
+    "network_degraded": (180.0, 1800.0),
+    "link_down": (300.0, 3600.0),
+    "reboot": (60.0, 180.0),
+    "cover_open": (60.0, 1200.0),
+    "paper_jam": (120.0, 900.0),
+    "cutter_error": (300.0, 1800.0),
+    "over_temperature": (30.0, 90.0),
+    "paper_out": (120.0, 1200.0),
+    "sim_quota_exhausted": (DAY, 3 * DAY),
+    "certificate_expired": (DAY, 3 * DAY),
+    "uplink_down": (180.0, 2700.0),
+    "gateway_outage": (120.0, 900.0),
+}
+DEGRADING = ("card_reader_degraded", "touch_degraded", "qr_scanner_degraded")
+_PRINTER_FAULTS = frozenset(("paper_out", "paper_jam", "cutter_error", "cover_open",
+                             "over_temperature"))
+
+
+def fault_duration(rng: random.Random, kind: str) -> float:
+    low, high = _DURATION[kind]
+    return rng.uniform(low, high)
+
+
+@dataclass(slots=True)
+class MerchantState:
+    """Shared state of one merchant: its acquirer gateway."""
+
+    spec: MerchantSpec
+    gateway_fault: Fault | None = None
+
+
+@dataclass(slots=True)
+class StoreState:
+    """Shared state of one store: local time and its uplink."""
+
+    spec: StoreSpec
+    merchant: MerchantState
+    local: LocalTime = field(init=False)
+    uplink_fault: Fault | None = None
+
+    def __post_init__(self) -> None:
+        self.local = LocalTime(self.spec.region.timezone, self.spec.opening_hours)
+
+
+class SimTerminal:
+    """A terminal's state: printer, peripherals, network, power, firmware, faults."""
+
+    def __init__(
+        self, spec: TerminalSpec, seed: int, start: float, store: StoreState, log: FaultLog
+    ) -> None:
+        self.spec = spec
+        self.store = store
+        self.log = log
+        setup = stream(seed, spec.id, "state")
+        self.rng = stream(seed, spec.id, "run")
+        self.faults: dict[str, Fault] = {}
+        self.repairs: dict[str, float] = {}
+        self.degrading: dict[str, tuple[float, float]] = {}
+        self.printer = PrinterMechanism(setup, start) if spec.has_printer else None
+        self.replace_roll_at: float | None = None
+        self.network = NetworkLink(setup, spec.interface or "ethernet")
+        self.battery = Battery(setup) if spec.device.mobile else None
+        self.reader_counts = [setup.randrange(0, 50_000) for _ in range(6)]
+        self.qr_counts = [setup.randrange(0, 5_000), setup.randrange(0, 200)]
+        self.touch_errors_total = setup.randrange(0, 100)
+        self.boot_at = start - setup.uniform(600.0, 30 * DAY)
+        self.reboots_total = setup.randrange(0, 60)
+        self.clock_skew_at_boot = setup.gauss(0.0, 0.3)
+        self.drift_ppm = setup.gauss(0.0, 15.0)
+        roll = setup.random()
+        days = setup.uniform(0, 7) if roll < 0.03 else setup.uniform(7, 60) if roll < 0.13 else (
+            setup.uniform(60, 700)
+        )
+        self.certificate_expires_at = start + days * DAY
+        self.storage_total = setup.choice((8, 16, 32)) * 1_073_741_824
+        self.storage_used = int(self.storage_total * setup.uniform(0.2, 0.8))
+        self.memory_total = setup.choice((2, 3, 4)) * 1_073_741_824
+        self.memory_used = int(self.memory_total * 0.5)
+        self.stan = setup.randrange(1, 999_999)
+        self.sales_total = 0
+        self.pending_reversal: tuple[str, int] | None = None
+        """(transaction id, attempts) of a timed-out sale whose reversal is queued."""
+        self.was_open = store.local.is_open(start)
+        wired = 1.0 if spec.interface in ("wifi", "cellular") else _WIRED_HAZARD_FACTOR
+        self.next_onset: dict[str, float] = {
+            kind: start + self.rng.expovariate(1.0 / (mean * self._hazard_factor(kind, wired)))
+            for kind, mean in _HAZARD_MEAN.items()
+        }
+
+    def _hazard_factor(self, kind: str, wired: float) -> float:
+        return wired if kind in ("link_flap", "network_degraded") else 1.0
+
+    # --- state the rest of the model reads ------------------------------------------------
+
+    @property
+    def powered(self) -> bool:
+        return "reboot" not in self.faults and (
+            self.battery is None or self.battery.percent > 0.0
+        )
+
+    def severity(self, kind: str, now: float) -> float:
+        """How far a degrading component has gone, from 0 (fine) to 1 (failed)."""
+        span = self.degrading.get(kind)
+        if span is None:
+            return 0.0
+        start, full = span
+        return 1.0 if now >= full else max(0.0, (now - start) / (full - start))
+
+    def clock_skew(self, now: float) -> float:
+        return self.clock_skew_at_boot + self.drift_ppm * 1e-6 * (now - self.boot_at)
+
+    def paper(self) -> PaperState | None:
+        return self.printer.roll.state if self.printer else None
+
+    # --- faults ---------------------------------------------------------------------------
+
+    def start_fault(
+        self, kind: str, now: float, duration: float | None, *, scripted: bool = False
+    ) -> Fault:
+        """Start ``kind`` (or extend it if it is on); it ends after ``duration`` seconds, or
+        when the model repairs it (None)."""
+        existing = self.faults.get(kind)
+        if existing is not None:
+            if duration is not None:
+                self.repairs[kind] = max(self.repairs.get(kind, now), now + duration)
+            return existing
+        spec = self.spec
+        fault = self.log.start(
+            kind, now, spec.store.merchant.id, spec.store.id, spec.id, scripted=scripted
+        )
+        self.faults[kind] = fault
+        if duration is not None:
+            self.repairs[kind] = now + duration
+        if kind in _PRINTER_FAULTS and self.printer is not None:
+            self.printer.faults_total += 1
+        if kind == "paper_out" and self.printer is not None:
+            self.printer.roll.remaining_m = 0.0
+        elif kind in ("link_flap", "link_down"):
+            self.network.link_flaps_total += 1
+        elif kind == "reboot":
+            self.reboots_total += 1
+        elif kind == "sim_quota_exhausted":
+            self.network.sim_remaining_bytes = 0
+        return fault
+
+    def end_fault(self, kind: str, now: float) -> None:
+        fault = self.faults.pop(kind, None)
+        self.repairs.pop(kind, None)
+        if fault is None:
+            return
+        self.log.end(fault, now)
+        if kind == "paper_out":
+            self._replace_roll(now)
+        elif kind == "reboot":
+            self.boot_at = now
+            self.clock_skew_at_boot = self.rng.gauss(0.0, 0.3)
+        elif kind == "sim_quota_exhausted":
+            self.network.sim_remaining_bytes = SIM_PLAN_BYTES
+        elif kind == "certificate_expired":
+            self.certificate_expires_at = now + 365 * DAY
+        elif kind in DEGRADING:
+            self.degrading.pop(kind, None)
+
+    def start_degrading(self, kind: str, now: float, ramp: float, *, scripted: bool) -> None:
+        """A component whose errors rise over ``ramp`` seconds until it fails outright; a
+        technician replaces it some hours after it failed."""
+        self.start_fault(kind, now, None, scripted=scripted)
+        self.degrading[kind] = (now, now + max(ramp, 1.0))
+        self.repairs[kind] = now + ramp + self.rng.uniform(2 * HOUR, 24 * HOUR)
+
+    def _replace_roll(self, now: float) -> None:
+        if self.printer is None:
+            return
+        self.printer.roll = PaperRoll.fresh(self.rng)
+        self.replace_roll_at = None
+        if self.rng.random() < 0.05:  # hurried staff leave the cover not quite shut
+            self.start_fault("cover_open", now, fault_duration(self.rng, "cover_open"))
+
+    def printer_faults(self, kinds: list[str], now: float) -> None:
+        """Start the faults a print job caused and plan when staff deal with the paper."""
+        rng = self.rng
+        for kind in kinds:
+            duration = fault_duration(rng, kind)
+            if kind == "paper_out" and self.replace_roll_at is not None:
+                duration = min(duration, max(1.0, self.replace_roll_at - now))
+            self.start_fault(kind, now, duration)
+        if (
+            self.replace_roll_at is None
+            and self.printer is not None
+            and self.printer.roll.state is PaperState.NEAR_END
+        ):
+            # Staff notice the coloured stripe some time after the sensor did, or not at all.
+            self.replace_roll_at = now + rng.expovariate(1.0 / HOUR)
+
+    # --- time step ------------------------------------------------------------------------
+
+    def tick(self, now: float, dt: float) -> None:
+        """Advance continuous state by ``dt`` seconds and start or end faults that are due."""
+        rng = self.rng
+        if self.repairs:
+            for kind, at in list(self.repairs.items()):
+                if now >= at:
+                    self.end_fault(kind, now)
+        if self.replace_roll_at is not None and now >= self.replace_roll_at:
+            if "paper_out" in self.faults:
+                self.end_fault("paper_out", now)
+            else:
+                self._replace_roll(now)
+        for kind, at in self.next_onset.items():
+            if now >= at:
+                self._random_onset(kind, now)
+        self.network.walk(rng, dt, "network_degraded" in self.faults)
+        is_open = self.store.local.is_open(now)
+        if self.battery is not None:
+            self.battery.step(rng, dt, is_open)
+            self._battery_faults(now)
+        self.memory_used = int(self.memory_total * min(0.95, max(0.2, rng.gauss(0.55, 0.08))))
+        if self.network.sim_remaining_bytes == 0 and "sim_quota_exhausted" not in self.faults:
+            self.start_fault("sim_quota_exhausted", now, fault_duration(rng, "sim_quota_exhausted"))
+        if now >= self.certificate_expires_at and "certificate_expired" not in self.faults:
+            self.start_fault("certificate_expired", now, fault_duration(rng, "certificate_expired"))
+        if "touch_degraded" in self.degrading:
+            level = self.severity("touch_degraded", now)
+            self.touch_errors_total += int(rng.expovariate(1.0) * 20 * level * dt / 60.0)
+        if self.was_open and not is_open and self.printer is not None and self.powered:
+            # End-of-day report: a long print run that heats the head.
+            kinds = self.printer.print_receipt(rng, now, rng.uniform(1.0, 3.0))
+            self.printer_faults(kinds, now)
+        self.was_open = is_open
+
+    def _random_onset(self, kind: str, now: float) -> None:
+        rng = self.rng
+        wired = 1.0 if self.spec.interface in ("wifi", "cellular") else _WIRED_HAZARD_FACTOR
+        mean = _HAZARD_MEAN[kind] * self._hazard_factor(kind, wired)
+        self.next_onset[kind] = now + rng.expovariate(1.0 / mean)
+        if kind in self.faults:
+            return
+        if kind in DEGRADING:
+            self.start_degrading(kind, now, rng.uniform(HOUR, 12 * HOUR), scripted=False)
+        elif kind == "cover_open" and self.printer is None:
+            return
+        else:
+            self.start_fault(kind, now, fault_duration(rng, kind))
+
+    def _battery_faults(self, now: float) -> None:
+        battery = self.battery
+        if battery is None:
+            return
+        low = battery.percent < LOW_BATTERY_PERCENT
+        if low and "battery_low" not in self.faults:
+            self.start_fault("battery_low", now, None)
+        elif battery.charging and battery.percent > 10.0 and "battery_low" in self.faults:
+            self.end_fault("battery_low", now)
