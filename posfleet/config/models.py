@@ -142,7 +142,7 @@ class CollectorSettings(ConfigModel):
 
 
 class MqttSettings(ConfigModel):
-    """The MQTT broker terminals push to and the collector uplinks to."""
+    """The MQTT broker terminals push to (the store's or the central one)."""
 
     url: str = "mqtt://127.0.0.1:1883"
     """Broker URL: mqtt:// or mqtts:// (TLS)."""
@@ -201,6 +201,60 @@ class BufferSettings(ConfigModel):
     """Size cap per output; at the cap the oldest data is dropped (and counted)."""
 
 
+class UplinkSettings(ConfigModel):
+    """The edge collector's uplink of snapshots and transactions to the central broker."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    """Central broker URL: mqtt:// or mqtts:// (TLS)."""
+    username: str | None = None
+    """User name at the central broker."""
+    password: SecretStr | None = None
+    """Password; set POSFLEET_UPLINK__PASSWORD instead of writing it here."""
+    ca_file: str | None = None
+    """CA bundle to verify the central broker's certificate (mqtts)."""
+    client_cert_file: str | None = None
+    """Client certificate for mutual TLS."""
+    client_key_file: str | None = None
+    """Key of the client certificate."""
+    topic_prefix: str = "posfleet/uplink/v1"
+    """Prefix of uplinked messages: <prefix>/<merchant>/<store>/<terminal>/status; kept apart
+    from terminals' own pushes so an edge never re-reads what it sent."""
+    session_expiry_seconds: Annotated[int, Field(ge=0)] = 86_400
+    """How long the broker keeps the persistent session (and queued QoS 1 messages)."""
+
+
+class IngestSettings(ConfigModel):
+    """Central ingest: MQTT in, validated, written to InfluxDB and exposed to Prometheus."""
+
+    listen: str = "127.0.0.1:9465"
+    """Address of ingest's /metrics endpoint."""
+    share_group: Identifier = "posfleet-ingest"
+    """MQTT v5 shared-subscription group; every copy of ingest in it shares the load."""
+    subscribe_terminal_pushes: bool = True
+    """Also take terminals' direct pushes (<mqtt.topic_prefix>/...), not only edge uplinks."""
+    max_payload_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    """Largest message accepted; larger ones are refused and counted."""
+    stale_after_seconds: Seconds = 300.0
+    """A terminal with no snapshot for this long is reported as stale on /metrics."""
+
+
+class RemoteWriteSettings(ConfigModel):
+    """Prometheus remote-write from the edge, for sites where Prometheus cannot scrape."""
+
+    url: str
+    """Receiver URL, e.g. http://prometheus:9090/api/v1/write or Mimir's /api/v1/push."""
+    username: str | None = None
+    """Basic-auth user."""
+    password: SecretStr | None = None
+    """Basic-auth password; set POSFLEET_REMOTE_WRITE__PASSWORD."""
+    bearer_token: SecretStr | None = None
+    """Bearer token; set POSFLEET_REMOTE_WRITE__BEARER_TOKEN."""
+    interval_seconds: Seconds = 15.0
+    """How often the current state is sent."""
+    max_samples_per_request: Annotated[int, Field(ge=100)] = 10_000
+    """Samples per request; larger sends are split."""
+
+
 class PosfleetConfig(BaseSettings):
     """A whole posfleet configuration file, with secrets from the environment."""
 
@@ -235,6 +289,12 @@ class PosfleetConfig(BaseSettings):
     """MQTT broker settings."""
     influxdb: InfluxDbSettings | None = None
     """InfluxDB output; absent means no InfluxDB output."""
+    uplink: UplinkSettings | None = None
+    """MQTT uplink from the edge collector to the central broker; absent means none."""
+    ingest: IngestSettings = IngestSettings()
+    """Central ingest settings."""
+    remote_write: RemoteWriteSettings | None = None
+    """Prometheus remote-write from the collector; absent means none."""
     buffer: BufferSettings = BufferSettings()
     """Store-and-forward buffer settings."""
 
