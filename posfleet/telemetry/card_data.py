@@ -8,7 +8,7 @@ found and what it looked like, never the data itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 # Key names that only ever hold card secrets. Compared case-insensitively, ignoring - and _.
@@ -46,6 +46,21 @@ def _normalise_key(key: str) -> str:
     return key.lower().replace("_", "").replace("-", "")
 
 
+# Messages repeat the same few keys; remembering the verdict keeps the check cheap on the
+# ingest path (tens of thousands of messages per second).
+_key_verdicts: dict[str, bool] = {}
+_KEY_CACHE_LIMIT = 4096
+
+
+def _is_card_data_key(key: str) -> bool:
+    verdict = _key_verdicts.get(key)
+    if verdict is None:
+        verdict = _normalise_key(key) in FORBIDDEN_KEYS
+        if len(_key_verdicts) < _KEY_CACHE_LIMIT:
+            _key_verdicts[key] = verdict
+    return verdict
+
+
 def luhn_valid(digits: str) -> bool:
     """True when ``digits`` passes the Luhn check every payment card number passes."""
     total = 0
@@ -68,16 +83,17 @@ def looks_like_full_pan(text: str) -> bool:
     return False
 
 
-def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, str | None]]:
-    """Yield (path, value, key) for every leaf and every key in a JSON-like value."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            yield child, item, str(key)
-            yield from _walk(item, child)
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from _walk(item, f"{path}[{index}]")
+def _string_problem(text: str, path: str, check_pan: bool) -> str | None:
+    if len(text) < 13:  # shorter than any card number or track
+        return None
+    if _TRACK_DATA.search(text):
+        return f"{path}: looks like magnetic-stripe track data, which is refused"
+    if check_pan and looks_like_full_pan(text):
+        return (
+            f"{path}: contains a full card number; send it masked "
+            "(first 6 and last 4 digits at most)"
+        )
+    return None
 
 
 def find_card_data(
@@ -90,17 +106,34 @@ def find_card_data(
     ``check_pans`` is off for status snapshots, whose serials and IMEIs are Luhn-valid digit
     runs by design; key names and track data are searched everywhere.
     """
-    for path, value, key in _walk(payload, ""):
-        if key is not None and _normalise_key(key) in FORBIDDEN_KEYS:
-            return f"{path}: field name '{key}' is reserved for card data, which is refused"
-        if not isinstance(value, str):
-            continue
-        if _TRACK_DATA.search(value):
-            return f"{path}: looks like magnetic-stripe track data, which is refused"
-        top_level = path.split(".", 1)[0].split("[", 1)[0]
-        if check_pans and top_level not in pan_exempt_fields and looks_like_full_pan(value):
-            return (
-                f"{path}: contains a full card number; send it masked "
-                "(first 6 and last 4 digits at most)"
-            )
+    # An explicit stack instead of recursion: this runs once per message on the hot path.
+    stack: list[tuple[Any, str, bool]] = [(payload, "", check_pans)]
+    while stack:
+        value, path, check_pan = stack.pop()
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                name = str(key)
+                child = f"{path}.{name}" if path else name
+                if _is_card_data_key(name):
+                    return (
+                        f"{child}: field name '{name}' is reserved for card data, which is refused"
+                    )
+                item_check = check_pan and not (not path and name in pan_exempt_fields)
+                if isinstance(item, str):
+                    problem = _string_problem(item, child, item_check)
+                    if problem:
+                        return problem
+                elif isinstance(item, Mapping | list | tuple):
+                    stack.append((item, child, item_check))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                child = f"{path}[{index}]"
+                if isinstance(item, str):
+                    problem = _string_problem(item, child, check_pan)
+                    if problem:
+                        return problem
+                elif isinstance(item, Mapping | list | tuple):
+                    stack.append((item, child, check_pan))
+        elif isinstance(value, str):
+            return _string_problem(value, path or "(message)", check_pan)
     return None
