@@ -68,12 +68,17 @@ class Simulation:
             reports_status=(lambda _spec: True) if options.record else mqtt_only,
         )
         self._sleep = sleep
-        self._escpos_factory = escpos_factory
         self.http_base: str | None = None
+        self.status_server: StatusServer | None = None
+        """The HTTP endpoint while running; tests flip its fault knobs."""
+        self.escpos_bridge = EscposBridge(self.fleet, escpos_factory)
+        """The simulated printers while running, by terminal id."""
+        self.ready = asyncio.Event()
+        """Set once every protocol is served (and the config written, if asked)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         options = self.options
-        bridge = EscposBridge(self.fleet, self._escpos_factory)
+        bridge = self.escpos_bridge
         server: RunningServer | None = None
         publisher = MqttPublisher(options.mqtt_url) if options.mqtt_url else None
         publishing: asyncio.Task[None] | None = None
@@ -88,6 +93,7 @@ class Simulation:
                     raise ValueError("the HTTP server needs a bearer token")
                 host, port = options.http_listen
                 status = StatusServer(self.fleet, options.token, faults=options.http_faults)
+                self.status_server = status
                 server = RunningServer(status, host, port)
                 self.http_base = await server.start()
                 log.info("serving http terminals at %s/terminals/<id>/status", self.http_base)
@@ -99,6 +105,7 @@ class Simulation:
                     escpos_ports=bridge.ports, token_env=options.token_env,
                 )
                 await asyncio.to_thread(options.write_config.write_text, text, "utf-8")
+            self.ready.set()
             await self._loop(stop, publisher, record, truth)
         finally:
             if truth is not None:
