@@ -89,9 +89,3 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
 def test_log_format_flag_is_accepted() -> None:
     result = posfleet_cli("--log-format", "json", "config", "check", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
-
-
-def test_demo_shows_the_example_fleet() -> None:
-    result = posfleet_cli("demo")
-    assert result.returncode == 0, result.stderr
-    assert "T-0001" in result.stdout

@@ -1,0 +1,1 @@
+"""``posfleet demo``: a simulated chain of stores, polled live (grows with each component)."""

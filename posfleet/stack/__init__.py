@@ -1,0 +1,1 @@
+"""Running the servers posfleet works with (Mosquitto, Prometheus, ...) on this machine."""
