@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from posfleet.collector.driver import DriverError
 from posfleet.telemetry import StatusSnapshot, TransactionEvent
 from posfleet.telemetry.base import TelemetryModel
-from posfleet.telemetry.card_data import find_card_data
+from posfleet.telemetry.card_data import find_card_data, screened_context
 from posfleet.validation import field_errors
 
 TOO_LARGE: Final = "too_large"
@@ -94,8 +94,9 @@ def _parse(model: type[ModelT], payload: bytes, max_bytes: int) -> ModelT:
         raise DriverError(
             BINARY, f"not UTF-8 text: byte 0x{payload[exc.start]:02x} at offset {exc.start}"
         ) from None
+    context = screened_context(payload)
     try:
-        return model.model_validate_json(payload)
+        return model.model_validate_json(payload, context=context)
     except ValidationError as exc:
         raise _describe(model, exc, payload) from None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 # Key names that only ever hold card secrets. Compared case-insensitively, ignoring - and _.
 FORBIDDEN_KEYS = frozenset(
@@ -123,6 +123,11 @@ def find_card_data(
                     problem = _string_problem(item, child, item_check)
                     if problem:
                         return problem
+                elif isinstance(item, int) and not isinstance(item, bool) and item > 10**12:
+                    # A card number sent as a JSON number.
+                    problem = _string_problem(str(item), child, item_check)
+                    if problem:
+                        return problem
                 elif isinstance(item, Mapping | list | tuple):
                     stack.append((item, child, item_check))
         elif isinstance(value, list | tuple):
@@ -137,3 +142,36 @@ def find_card_data(
         elif isinstance(value, str):
             return _string_problem(value, path or "(message)", check_pan)
     return None
+
+
+# --- screening raw JSON --------------------------------------------------------------------
+# The search above walks parsed values in Python. On the ingest path most messages are clean,
+# so their raw bytes are screened first by C-speed byte operations that flag a superset of
+# what the walk finds; only a flagged message is walked (for the verdict and the path).
+
+SCREENED_CONTEXT: Final = "card_data_screened"
+"""Validation-context key: the raw JSON was screened clean, the model may skip its search."""
+
+
+# Digits, spaces and dashes all become "0": 13 in a row may be a card number or the PAN
+# inside track data (or, harmlessly, an IMEI or a long id: those get the full walk).
+_DIGITISH = bytes.maketrans(b"0123456789 -", b"0" * 12)
+_DIGIT_RUN_MARK = b"0" * 13
+# Keys compared after lower-casing and deleting "_" and "-", as _normalise_key does.
+_RAW_KEY = re.compile(
+    rb'"(?:' + b"|".join(re.escape(name.encode()) for name in sorted(FORBIDDEN_KEYS)) + rb')"'
+)
+
+
+def raw_json_is_clean(raw: bytes) -> bool:
+    """True when ``raw`` (JSON text) certainly holds no card data; False means "walk it"."""
+    if b"\\u" in raw:  # escaped characters could spell a key or digits in disguise
+        return False
+    if _DIGIT_RUN_MARK in raw.translate(_DIGITISH):
+        return False
+    return _RAW_KEY.search(raw.lower().translate(None, b"_-")) is None
+
+
+def screened_context(raw: bytes) -> dict[str, bool] | None:
+    """The validation context to pass with ``raw`` to ``model_validate_json``."""
+    return {SCREENED_CONTEXT: True} if raw_json_is_clean(raw) else None

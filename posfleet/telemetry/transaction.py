@@ -10,10 +10,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, Strict, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 
 from posfleet.telemetry.base import TELEMETRY_SCHEMA_VERSION, Identifier, TelemetryModel
-from posfleet.telemetry.card_data import find_card_data
+from posfleet.telemetry.card_data import SCREENED_CONTEXT, find_card_data
 
 
 class Outcome(StrEnum):
@@ -117,7 +124,9 @@ class TransactionEvent(TelemetryModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _refuse_card_data(cls, data: Any) -> Any:
+    def _refuse_card_data(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get(SCREENED_CONTEXT):
+            return data
         problem = find_card_data(
             data, pan_exempt_fields=frozenset({"transaction_id", "stan", "rrn"})
         )

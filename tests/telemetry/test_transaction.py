@@ -44,6 +44,7 @@ def test_documented_example_is_valid() -> None:
         ({"pan": "476173******0010"}, "pan"),
         ({"pin_block": "0412AC89ABCDEF67"}, "pin_block"),
         ({"CVV2": "123"}, "CVV2"),
+        ({"card": int(FULL_PAN)}, "card"),
         ({"Track-1": "%B4761739001010010^DOE/JOHN^2512101"}, "Track-1"),
     ],
 )
