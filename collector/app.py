@@ -32,6 +32,9 @@ from posfleet.collector.recorder import Recorder
 from posfleet.collector.sink import FanOut, Sink
 from posfleet.collector.state import FleetState, TerminalIdentity
 from posfleet.config.models import PosfleetConfig, Source, Store, Terminal
+from posfleet.exporters.derived.metrics import DerivedMetrics
+from posfleet.exporters.prometheus.render import TerminalExposition
+from posfleet.exporters.remote_write.writer import RemoteWriter, running_remote_writer
 from posfleet.validation import field_errors
 
 logger = logging.getLogger(__name__)
@@ -97,6 +100,15 @@ class CollectorApp:
         self.stats = CollectorStats()
         self.state = FleetState(settings.id, settings.offline_after_failures)
         self.registry.register(CollectorMetrics(self.stats, self.state.health_counts))
+        # Derived metrics for the alert rules (paper time to empty, store hours, policy,
+        # transactions by cause): fed as one more sink, served from the registry.
+        self.derived = DerivedMetrics(config, clock=self.clock)
+        self.registry.register(self.derived)
+        self.sink = FanOut((*sinks, self.derived.sink))
+        # Terminal metrics skip the registry: a cached renderer serves them (see metrics_server).
+        self.terminal_metrics = TerminalExposition(self.state.terminals)
+        self.remote_writer: RemoteWriter | None = None
+        """Remote-write, once :meth:`run` has started it (when ``remote_write`` is set)."""
         self.metrics_address: str | None = None
         """Where /metrics listens, once :meth:`run` has started it."""
         self.hub: MqttHub | None = None
@@ -104,7 +116,9 @@ class CollectorApp:
         self._mqtt_connect = mqtt_connect
         self._drivers: list[Driver] = []
         try:
-            self._metrics_server = MetricsServer(self.registry, self.listen)
+            self._metrics_server = MetricsServer(
+                self.registry, self.listen, self.terminal_metrics.exposition
+            )
         except ListenAddressError as exc:
             raise StartupError([str(exc)]) from None
 
@@ -227,6 +241,16 @@ class CollectorApp:
             except OSError as exc:
                 raise StartupError([f"cannot serve /metrics on {self.listen}: {exc}"]) from None
             cleanup.push_async_callback(self._metrics_server.stop)
+            if self.config.remote_write is not None:
+                try:
+                    self.remote_writer = await cleanup.enter_async_context(
+                        running_remote_writer(
+                            self.config, self.state.terminals, self.registry, clock=self.clock
+                        )
+                    )
+                except OSError as exc:
+                    problem = f"remote_write: cannot set up its buffer: {exc}"
+                    raise StartupError([problem]) from None
             logger.info(
                 "collecting from %d terminals (%d sources); /metrics on %s",
                 len(self.state),

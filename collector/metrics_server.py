@@ -1,9 +1,16 @@
-"""The collector's ``/metrics`` endpoint (Prometheus text format) on ``collector.listen``."""
+"""The collector's ``/metrics`` endpoint (Prometheus text format) on ``collector.listen``.
+
+The body is the self-metrics registry rendered by prometheus_client, followed by the
+terminal metrics from a faster renderer (``terminal_metrics``): prometheus_client needs
+seconds for the ~500,000 samples of 10,000 terminals, the cached renderer well under one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 
@@ -21,16 +28,24 @@ def parse_listen(address: str) -> tuple[str, int]:
 
 
 class MetricsServer:
-    """Serves ``generate_latest(registry)`` at /metrics with aiohttp."""
+    """Serves ``generate_latest(registry)`` plus ``terminal_metrics()`` at /metrics."""
 
-    def __init__(self, registry: CollectorRegistry, address: str) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        address: str,
+        terminal_metrics: Callable[[], Awaitable[bytes]] | None = None,
+    ) -> None:
         self._registry = registry
+        self._terminal_metrics = terminal_metrics
         self._host, self._port = parse_listen(address)
         self._runner: web.AppRunner | None = None
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self._registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        if self._terminal_metrics is not None:
+            body += await self._terminal_metrics()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     async def start(self) -> str:
         """Start listening; returns the bound address (useful with port 0). Raises OSError."""

@@ -45,3 +45,5 @@ def configure_logging(log_format: LogFormat = "text", level: str = "INFO") -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # gmqtt logs every connection and SUBACK at INFO; ingest reports those itself.
+    logging.getLogger("gmqtt").setLevel(max(logging.WARNING, root.level))

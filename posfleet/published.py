@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from posfleet.config.models import PosfleetConfig
+from posfleet.exporters.prometheus import docs as metrics_docs
 from posfleet.telemetry import docs as telemetry_docs
 
 
@@ -16,6 +17,7 @@ def generated_files() -> dict[str, str]:
     """Path under ``docs/`` -> content of every generated file."""
     files = telemetry_docs.generated_files()
     files["schema/config.schema.json"] = telemetry_docs.json_schema(PosfleetConfig)
+    files.update(metrics_docs.generated_files())
     return files
 
 

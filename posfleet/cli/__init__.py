@@ -8,8 +8,10 @@ from posfleet import __version__
 from posfleet.cli.collect import collect
 from posfleet.cli.config import config_group
 from posfleet.cli.demo import demo
+from posfleet.cli.ingest import ingest
 from posfleet.cli.schema import schema_group
 from posfleet.cli.simulate import simulate
+from posfleet.cli.tickets import tickets_group
 from posfleet.logs import configure_logging
 
 
@@ -37,7 +39,9 @@ cli.add_command(collect)
 cli.add_command(config_group)
 cli.add_command(schema_group)
 cli.add_command(demo)
+cli.add_command(ingest)
 cli.add_command(simulate)
+cli.add_command(tickets_group)
 
 
 def main() -> None:

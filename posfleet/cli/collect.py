@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 import click
 
 from posfleet.cli.config import EXIT_INVALID, load_or_exit
+from posfleet.cli.signals import stop_on_signals
 from posfleet.collector.app import CollectorApp, StartupError
 from posfleet.collector.sink import JsonLinesSink, Sink
+from posfleet.exporters.outputs import Outputs, build_outputs
 
 
-async def _run_until_signalled(app: CollectorApp) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, stop.set)
-    try:
+async def _run_until_signalled(app: CollectorApp, outputs: Outputs) -> None:
+    async with stop_on_signals() as stop:
+        await outputs.start()
         await app.run(stop)
-    finally:
-        for signal_number in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signal_number)
 
 
 @click.command("collect")
@@ -44,10 +39,16 @@ async def _run_until_signalled(app: CollectorApp) -> None:
 def collect(config_path: Path, print_snapshots: bool, listen: str | None) -> None:
     """Poll the terminals in the configuration until stopped (SIGTERM or Ctrl-C)."""
     config = load_or_exit(config_path)
-    sinks: list[Sink] = [JsonLinesSink()] if print_snapshots else []
+    try:
+        outputs = build_outputs(config, uplink=True)
+    except OSError as exc:
+        click.echo(f"{config_path}: cannot open the output buffer: {exc}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
+    sinks: list[Sink] = [*outputs.sinks, *([JsonLinesSink()] if print_snapshots else [])]
     try:
         app = CollectorApp(config, sinks, listen=listen)
-        asyncio.run(_run_until_signalled(app))
+        outputs.register_metrics(app.registry)
+        asyncio.run(_run_until_signalled(app, outputs))
     except StartupError as exc:
         for problem in exc.problems:
             click.echo(f"{config_path}: {problem}", err=True)

@@ -52,8 +52,12 @@ def _scenario(path: Path | None, overrides: dict[str, Any], fleet: dict[str, Any
 
 
 @click.command()
-@click.option("--scenario", "scenario_path", type=click.Path(path_type=Path),
-              help="Scenario YAML (fleet, seed, start, speed, scripted faults).")
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(path_type=Path),
+    help="Scenario YAML (fleet, seed, start, speed, scripted faults).",
+)
 @click.option("--terminals", type=int, help="Number of terminals (default 50).")
 @click.option("--stores", type=int, help="Number of stores (default 10).")
 @click.option("--merchants", type=int, help="Number of merchants (default 3).")
@@ -62,22 +66,42 @@ def _scenario(path: Path | None, overrides: dict[str, Any], fleet: dict[str, Any
 @click.option("--start", "start_at", help="Simulated start, RFC 3339 or 'now'.")
 @click.option("--http-share", type=float, help="Share of terminals read over HTTP.")
 @click.option("--mqtt-share", type=float, help="Share of terminals pushing over MQTT.")
-@click.option("--escpos-share", type=float,
-              help="Share of receipt printers on a serial line (one pty each).")
-@click.option("--http-listen", default="127.0.0.1:8480", show_default=True,
-              help="HOST:PORT of the status server of http terminals ('' for none).")
-@click.option("--token", envvar=TOKEN_ENV, show_envvar=True,
-              help="Bearer token the status server requires.")
+@click.option(
+    "--escpos-share", type=float, help="Share of receipt printers on a serial line (one pty each)."
+)
+@click.option(
+    "--http-listen",
+    default="127.0.0.1:8480",
+    show_default=True,
+    help="HOST:PORT of the status server of http terminals ('' for none).",
+)
+@click.option(
+    "--token", envvar=TOKEN_ENV, show_envvar=True, help="Bearer token the status server requires."
+)
 @click.option("--mqtt-url", help="Broker that mqtt terminals push to, e.g. mqtt://127.0.0.1:1883.")
-@click.option("--write-config", type=click.Path(path_type=Path),
-              help="Write a posfleet configuration for the simulated fleet to this file.")
-@click.option("--ground-truth", type=click.Path(path_type=Path),
-              help="Append faults and failed transactions (JSON Lines) to this file.")
-@click.option("--record", type=click.Path(path_type=Path),
-              help="Append every status snapshot and transaction event (JSON Lines).")
+@click.option(
+    "--write-config",
+    type=click.Path(path_type=Path),
+    help="Write a posfleet configuration for the simulated fleet to this file.",
+)
+@click.option(
+    "--ground-truth",
+    type=click.Path(path_type=Path),
+    help="Append faults and failed transactions (JSON Lines) to this file.",
+)
+@click.option(
+    "--record",
+    type=click.Path(path_type=Path),
+    help="Append every status snapshot and transaction event (JSON Lines).",
+)
 @click.option("--duration", type=float, help="Stop after this many real seconds.")
-@click.option("--http-fault", "http_fault", multiple=True, metavar="TERMINAL=MODE",
-              help=f"Make a terminal misbehave over HTTP ({', '.join(HTTP_FAULTS)}).")
+@click.option(
+    "--http-fault",
+    "http_fault",
+    multiple=True,
+    metavar="TERMINAL=MODE",
+    help=f"Make a terminal misbehave over HTTP ({', '.join(HTTP_FAULTS)}).",
+)
 def simulate(
     scenario_path: Path | None,
     terminals: int | None,
@@ -108,8 +132,17 @@ def simulate(
         )
         if any(share is not None for share in (http_share, mqtt_share, escpos_share)):
             mix = scenario.fleet.drivers.model_dump()
-            mix.update({k: v for k, v in (("http", http_share), ("mqtt", mqtt_share),
-                                           ("escpos", escpos_share)) if v is not None})
+            mix.update(
+                {
+                    k: v
+                    for k, v in (
+                        ("http", http_share),
+                        ("mqtt", mqtt_share),
+                        ("escpos", escpos_share),
+                    )
+                    if v is not None
+                }
+            )
             data = scenario.model_dump()
             data["fleet"]["drivers"] = mix
             scenario = Scenario.model_validate(data)
@@ -141,9 +174,11 @@ def simulate(
             click.echo(message, err=True)
         raise SystemExit(EXIT_INVALID) from None
     spec = simulation.spec
-    click.echo(f"Simulating {len(spec.terminals)} terminals in {len(spec.stores)} stores of "
-               f"{len(spec.merchants)} merchants (seed {scenario.seed}, speed {scenario.speed})",
-               err=True)
+    click.echo(
+        f"Simulating {len(spec.terminals)} terminals in {len(spec.stores)} stores of "
+        f"{len(spec.merchants)} merchants (seed {scenario.seed}, speed {scenario.speed})",
+        err=True,
+    )
     asyncio.run(_run(simulation))
 
 
@@ -160,4 +195,3 @@ async def _run(simulation: Simulation) -> None:
 
 
 __all__ = ["simulate"]
-

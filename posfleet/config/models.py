@@ -22,6 +22,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from posfleet.alerts.bridge.config import (
+    JiraTargetSettings,
+    RedmineTargetSettings,
+    WebhookTargetSettings,
+)
 from posfleet.telemetry.base import Identifier
 
 
@@ -184,6 +189,13 @@ class InfluxDbSettings(ConfigModel):
     """Points per write request."""
     flush_interval_seconds: Seconds = 1.0
     """Longest time a point waits for its batch to fill."""
+    timeout_seconds: Seconds = 10.0
+    """Time one write request may take before it counts as failed (and is retried)."""
+    retry_max_seconds: Seconds = 30.0
+    """Longest wait between retries; the wait doubles from 0.5 s up to it, with jitter."""
+    auth_retry_seconds: Seconds = 60.0
+    """Wait between retries while the server refuses the credentials (401/403) or the
+    database is missing (404): the data stays buffered until someone fixes it."""
 
     @model_validator(mode="after")
     def _v2_needs_bucket(self) -> Self:
@@ -221,6 +233,12 @@ class UplinkSettings(ConfigModel):
     from terminals' own pushes so an edge never re-reads what it sent."""
     session_expiry_seconds: Annotated[int, Field(ge=0)] = 86_400
     """How long the broker keeps the persistent session (and queued QoS 1 messages)."""
+    max_in_flight: Annotated[int, Field(ge=1, le=65_535)] = 256
+    """QoS 1 messages sent and awaiting the broker's PUBACK at once (throughput over long
+    round trips); the disk buffer is advanced only past confirmed messages."""
+    publish_timeout_seconds: Seconds = 10.0
+    """Longest wait for a PUBACK before the connection is treated as broken and the
+    unconfirmed messages are sent again after reconnecting."""
 
 
 class IngestSettings(ConfigModel):
@@ -236,6 +254,29 @@ class IngestSettings(ConfigModel):
     """Largest message accepted; larger ones are refused and counted."""
     stale_after_seconds: Seconds = 300.0
     """A terminal with no snapshot for this long is reported as stale on /metrics."""
+    url: str | None = None
+    """Central broker URL (mqtt:// or mqtts://); defaults to ``uplink.url``, else
+    ``mqtt.url``."""
+    username: str | None = None
+    """User name at the central broker."""
+    password: SecretStr | None = None
+    """Password; set POSFLEET_INGEST__PASSWORD instead of writing it here."""
+    ca_file: str | None = None
+    """CA bundle to verify the central broker's certificate (mqtts)."""
+    client_cert_file: str | None = None
+    """Client certificate for mutual TLS."""
+    client_key_file: str | None = None
+    """Key of the client certificate."""
+    client_id: str | None = None
+    """MQTT client id of this copy of ingest; every copy needs its own, stable across
+    restarts (``posfleet ingest --client-id``), or the messages the broker queued for a
+    stopped copy wait for a session that never comes back. Default: <share_group>-<host>."""
+    session_expiry_seconds: Annotated[int, Field(ge=0)] = 3_600
+    """How long the broker keeps this copy's session (and its queued messages) while it is
+    disconnected."""
+    max_in_flight: Annotated[int, Field(ge=1, le=65_535)] = 1_000
+    """Messages the broker may send before ingest acknowledges them (MQTT v5 receive
+    maximum); messages are acknowledged once the outputs have written or buffered them."""
 
 
 class RemoteWriteSettings(ConfigModel):
@@ -253,6 +294,136 @@ class RemoteWriteSettings(ConfigModel):
     """How often the current state is sent."""
     max_samples_per_request: Annotated[int, Field(ge=100)] = 10_000
     """Samples per request; larger sends are split."""
+    timeout_seconds: Seconds = 30.0
+    """Time allowed for one request before it counts as failed and is retried."""
+    min_backoff_seconds: Seconds = 0.5
+    """First wait before retrying a failed request; doubles on every further failure."""
+    max_backoff_seconds: Seconds = 30.0
+    """Longest wait between retries (a receiver's Retry-After is honoured up to 10 min)."""
+    job: Identifier = "posfleet-collector"
+    """Value of the ``job`` label on every series (``instance`` is the collector's id), as
+    a scraping Prometheus would add them."""
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> Self:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        if self.bearer_token is not None and self.username is not None:
+            raise ValueError("set username/password or bearer_token, not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("basic auth needs both username and password")
+        return self
+
+
+class TicketsSettings(ConfigModel):
+    """The ticket bridge: Alertmanager webhooks in, one maintenance ticket per fault out."""
+
+    listen: str = "127.0.0.1:9466"
+    """Address of the bridge's HTTP server (webhook, REST API, /metrics)."""
+    database: str = "/var/lib/posfleet/tickets.sqlite3"
+    """SQLite file path, or a SQLAlchemy URL (sqlite:///path, postgresql+psycopg://user@host/db);
+    set POSFLEET_TICKETS__DATABASE when the URL holds a password."""
+    bearer_tokens: list[SecretStr] = Field(default_factory=list)
+    """Accepted bearer tokens; set POSFLEET_TICKETS__BEARER_TOKENS='["token"]'."""
+    basic_auth: dict[str, SecretStr] = Field(default_factory=dict)
+    """Accepted basic-auth users and passwords; set POSFLEET_TICKETS__BASIC_AUTH='{"am": "pw"}'."""
+    close_grace_seconds: Annotated[float, Field(ge=0)] = 300.0
+    """Time a resolved ticket stays open before it closes, in case the fault flaps."""
+    reopen_window_seconds: Annotated[float, Field(ge=0)] = 86_400.0
+    """A fault firing again this soon after its ticket closed reopens that ticket."""
+    extra_key_labels: list[str] = Field(default_factory=list)
+    """Labels added to the ticket key beside alertname, component and terminal (or store),
+    e.g. an environment label when several fleets share one bridge."""
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    """Largest webhook body accepted; larger ones get 413 and are counted."""
+    busy_timeout_seconds: Seconds = 5.0
+    """Longest wait for the database; after it the webhook answers 503 so Alertmanager retries."""
+    outbox_poll_seconds: Seconds = 1.0
+    """How often the outbox is checked for changes to push to the ticketing systems."""
+    retry_min_seconds: Seconds = 1.0
+    """First wait before retrying a failed outbound call; doubles on every failure."""
+    retry_max_seconds: Seconds = 300.0
+    """Longest wait between retries of an outbound call."""
+    max_attempts: Annotated[int, Field(ge=1)] = 50
+    """Attempts of an outbound call before it is given up (and counted as dead)."""
+    webhook: WebhookTargetSettings | None = None
+    """Generic webhook receiver of ticket changes; absent means none."""
+    redmine: RedmineTargetSettings | None = None
+    """Redmine target; absent means none."""
+    jira: JiraTargetSettings | None = None
+    """Jira target; absent means none."""
+
+
+BaselineComponent = Literal["os", "payment_app", "emv_kernel"]
+
+
+class AlertingSettings(ConfigModel):
+    """Fleet policy the alert rules compare against, exported by the collector as metrics
+    (``posfleet_policy_threshold``, ``posfleet_baseline_info``) so that thresholds change
+    here, never in the rule files; plus the inputs of derived metrics such as the receipt
+    paper's time to empty."""
+
+    paper_near_end_lines: Annotated[int, Field(ge=1)] = 250
+    """Receipt lines a roll still holds when the near-end sensor trips (80 mm rolls: 1 to
+    3 m, about 4 mm per line; the default is the cautious end)."""
+    paper_near_end_lines_by_model: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict
+    )
+    """The same per printer or terminal model (the terminal's ``model``), e.g. {TM-T88VI: 400}."""
+    print_rate_window_seconds: Seconds = 900.0
+    """Time constant of the smoothed print rate behind the time to empty (about the last
+    15 minutes of sales weigh most)."""
+    print_rate_min_history_seconds: Seconds = 300.0
+    """Printing history a terminal needs before its time to empty is estimated."""
+    paper_time_to_empty_warning_seconds: Seconds = 1_800.0
+    """Warn the store when the paper will run out within this time at the current rate."""
+    acquirer_timeout_seconds: Seconds = 10.0
+    """How long terminals wait for the acquirer's answer; latency alerts fire when the
+    round trip trends towards it."""
+    acquirer_latency_warning_seconds: Seconds = 3.0
+    """Round trip that must already be exceeded before a predicted timeout alerts (so a
+    noisy but low latency does not)."""
+    packet_loss_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.05
+    """Share of lost probes to the acquirer beyond which payments start to time out."""
+    signal_min_dbm: float = -95.0
+    """Weakest usable Wi-Fi or cellular signal."""
+    link_flaps_max_per_hour: Annotated[float, Field(gt=0)] = 3.0
+    """Link down/up cycles per hour beyond which the link counts as flapping."""
+    sim_data_warning_seconds: Seconds = 259_200.0
+    """Warn when the SIM's data is predicted to run out within this time (3 days)."""
+    security_patch_max_age_seconds: Seconds = 7_776_000.0
+    """Oldest acceptable security patch level (90 days)."""
+    certificate_warning_seconds: Seconds = 2_592_000.0
+    """Warn when a terminal's TLS certificate expires within this time (30 days)."""
+    key_warning_seconds: Seconds = 2_592_000.0
+    """Warn when a terminal's payment keys must be renewed within this time (30 days)."""
+    clock_skew_max_seconds: Seconds = 120.0
+    """Largest clock error tolerated before TLS and certificate checks are at risk."""
+    battery_health_min_ratio: Annotated[float, Field(gt=0, le=1)] = 0.6
+    """Battery capacity relative to design below which the battery counts as worn."""
+    data_stale_seconds: Seconds = 900.0
+    """A terminal without good data for this long (while its store is open) is stale."""
+    card_read_failure_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
+    """Share of failed card reads over an hour beyond which the reader needs service."""
+    qr_decode_failure_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.25
+    """Share of failed QR decodes over an hour beyond which the camera needs service."""
+    touch_errors_max_per_hour: Annotated[float, Field(gt=0)] = 20.0
+    """Touch controller errors per hour beyond which the panel needs service."""
+    printer_faults_max_per_hour: Annotated[float, Field(gt=0)] = 3.0
+    """Printer faults (jams, cutter, mechanical) per hour beyond which it needs service."""
+    transaction_failure_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
+    """Share of a store's payment attempts failing for technical reasons (device, network,
+    terminal configuration, gateway, unclassified) beyond which it alerts."""
+    operator_error_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.15
+    """Share of a store's attempts failing through cashier or customer input."""
+    pending_reversal_max_age_seconds: Seconds = 900.0
+    """Oldest acceptable reversal still waiting to reach the acquirer (15 minutes)."""
+    failed_reversal_retention_seconds: Seconds = 86_400.0
+    """How long a failed reversal stays counted (and alerting) after it was reported."""
+    baseline_versions: dict[BaselineComponent, str] = Field(default_factory=dict)
+    """Lowest acceptable version per component (os, payment_app, emv_kernel), as the
+    acquirer certifies them, e.g. {payment_app: "5.4.0"}; a component without one is not
+    checked."""
 
 
 class PosfleetConfig(BaseSettings):
@@ -297,6 +468,10 @@ class PosfleetConfig(BaseSettings):
     """Prometheus remote-write from the collector; absent means none."""
     buffer: BufferSettings = BufferSettings()
     """Store-and-forward buffer settings."""
+    tickets: TicketsSettings = TicketsSettings()
+    """Ticket bridge settings."""
+    alerting: AlertingSettings = AlertingSettings()
+    """Alerting policy: thresholds and baselines the alert rules use."""
 
     def terminals(self) -> list[tuple[Store, Terminal]]:
         return [(store, terminal) for store in self.stores for terminal in store.terminals]

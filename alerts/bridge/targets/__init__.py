@@ -1,0 +1,1 @@
+"""Ticketing systems the bridge pushes tickets to: a generic webhook, Redmine and Jira."""

@@ -1,0 +1,1 @@
+"""Prometheus exposition of every terminal's latest state (see README.md)."""

@@ -1,0 +1,1 @@
+"""Tests of the ticket bridge (posfleet.alerts.bridge)."""
