@@ -40,6 +40,10 @@ from posfleet.validation import field_errors
 logger = logging.getLogger(__name__)
 
 
+WARM_METRICS_SECONDS = 5.0
+"""How often changed terminals are rendered for /metrics ahead of scrapes."""
+
+
 class StartupError(Exception):
     """The collector cannot start; ``problems`` says why, one line each."""
 
@@ -260,7 +264,12 @@ class CollectorApp:
             await self._supervise(stop, poller)
 
     async def _supervise(self, stop: asyncio.Event, poller: Poller) -> None:
-        tasks = [asyncio.create_task(poller.run(), name="poller")]
+        tasks = [
+            asyncio.create_task(poller.run(), name="poller"),
+            asyncio.create_task(
+                self.terminal_metrics.keep_warm(WARM_METRICS_SECONDS), name="metrics-warm"
+            ),
+        ]
         if self.hub is not None:
             tasks.append(asyncio.create_task(self.hub.run(), name="mqtt-hub"))
         stopper = asyncio.create_task(stop.wait())

@@ -118,22 +118,31 @@ class TerminalExposition:
         self._lock = threading.Lock()
         self.last = RenderStats(0, 0)
 
+    def _refresh(self, views: Sequence[TerminalView]) -> dict[str, _Entry]:
+        """Bring the cache up to date with ``views``; the caller holds the lock."""
+        cache: dict[str, _Entry] = {}
+        rendered = 0
+        for view in views:
+            terminal_id = view.identity.terminal_id
+            entry = self._cache.get(terminal_id)
+            if entry is None or not entry.fits(view):
+                chunks = render_terminal(view)
+                entry = _Entry(view.snapshot, view.health, view.last_seen, chunks)
+                rendered += 1
+            cache[terminal_id] = entry
+        self._cache = cache
+        self.last = RenderStats(len(cache), rendered)
+        return cache
+
+    def refresh(self, views: Sequence[TerminalView]) -> None:
+        """Render what changed since the last refresh, without building the exposition."""
+        with self._lock:
+            self._refresh(views)
+
     def render(self, views: Sequence[TerminalView]) -> bytes:
         """The exposition of ``views`` (thread-safe; reuses unchanged terminals' text)."""
         with self._lock:
-            cache: dict[str, _Entry] = {}
-            rendered = 0
-            for view in views:
-                terminal_id = view.identity.terminal_id
-                entry = self._cache.get(terminal_id)
-                if entry is None or not entry.fits(view):
-                    chunks = render_terminal(view)
-                    entry = _Entry(view.snapshot, view.health, view.last_seen, chunks)
-                    rendered += 1
-                cache[terminal_id] = entry
-            self._cache = cache
-            self.last = RenderStats(len(cache), rendered)
-            every = [entry.chunks for entry in cache.values()]
+            every = [entry.chunks for entry in self._refresh(views).values()]
             parts: list[str] = []
             for index, header in enumerate(_HEADERS):
                 parts.append(header)
@@ -148,6 +157,14 @@ class TerminalExposition:
         """Render the current views without holding up the event loop for the text."""
         views = list(self._views())
         return await asyncio.to_thread(self.render, views)
+
+    async def keep_warm(self, interval_seconds: float) -> None:
+        """Render changed terminals every ``interval_seconds`` until cancelled, so that a
+        scrape (even the first one after start) only joins text that is already built."""
+        while True:
+            views = list(self._views())
+            await asyncio.to_thread(self.refresh, views)
+            await asyncio.sleep(interval_seconds)
 
     def cached_bytes(self) -> int:
         """Characters of text held in the cache (ASCII: bytes), for sizing."""

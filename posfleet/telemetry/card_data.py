@@ -157,10 +157,21 @@ SCREENED_CONTEXT: Final = "card_data_screened"
 # inside track data (or, harmlessly, an IMEI or a long id: those get the full walk).
 _DIGITISH = bytes.maketrans(b"0123456789 -", b"0" * 12)
 _DIGIT_RUN_MARK = b"0" * 13
-# Keys compared after lower-casing and deleting "_" and "-", as _normalise_key does.
-_RAW_KEY = re.compile(
-    rb'"(?:' + b"|".join(re.escape(name.encode()) for name in sorted(FORBIDDEN_KEYS)) + rb')"'
-)
+# Keys compared after lower-casing and deleting "_" and "-", as _normalise_key does; the
+# alternatives are grouped by first letter, which the regex engine scans much faster.
+_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+
+
+def _grouped_alternatives(names: frozenset[str]) -> bytes:
+    by_first: dict[str, list[str]] = {}
+    for name in sorted(names):
+        by_first.setdefault(name[0], []).append(re.escape(name[1:]))
+    return b"|".join(
+        f"{first}(?:{'|'.join(rests)})".encode() for first, rests in sorted(by_first.items())
+    )
+
+
+_RAW_KEY = re.compile(rb'"(?:' + _grouped_alternatives(FORBIDDEN_KEYS) + rb')"')
 
 
 def raw_json_is_clean(raw: bytes) -> bool:
@@ -169,7 +180,7 @@ def raw_json_is_clean(raw: bytes) -> bool:
         return False
     if _DIGIT_RUN_MARK in raw.translate(_DIGITISH):
         return False
-    return _RAW_KEY.search(raw.lower().translate(None, b"_-")) is None
+    return _RAW_KEY.search(raw.translate(_LOWER, b"_-")) is None
 
 
 def screened_context(raw: bytes) -> dict[str, bool] | None:
