@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from posfleet.alerts.bridge.metric_specs import TICKETS_METRICS
 from posfleet.exporters.influxdb.metrics import INFLUXDB_METRICS
+from posfleet.exporters.ingest.metrics import INGEST_METRICS
 from posfleet.exporters.metric_spec import (
     IDENTITY_LABELS,
     PREFIX,
@@ -31,6 +33,8 @@ from posfleet.exporters.metric_spec import (
     Source,
     exposition_problems,
 )
+from posfleet.exporters.mqtt_uplink.metrics import UPLINK_METRICS
+from posfleet.payments.metric_specs import PAYMENTS_METRICS
 
 __all__ = [
     "CATALOGUE",
@@ -647,3 +651,7 @@ CATALOGUE.register("remote_write", REMOTE_WRITE_METRICS)
 CATALOGUE.register("derived", DERIVED_METRICS)
 
 CATALOGUE.register("influxdb", INFLUXDB_METRICS)
+CATALOGUE.register("mqtt_uplink", UPLINK_METRICS)
+CATALOGUE.register("ingest", INGEST_METRICS)
+CATALOGUE.register("tickets", TICKETS_METRICS)
+CATALOGUE.register("payments", PAYMENTS_METRICS)

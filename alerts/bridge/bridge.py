@@ -90,11 +90,11 @@ class TicketBridge:
             policy=policy,
             systems_for=team_routes(settings),
         )
-        self.metrics.watch(self.store)
         self.targets = (
             dict(targets) if targets is not None
             else targets_from(settings, self.metrics.record_call)
         )
+        self.metrics.watch(self.store, systems=self.targets)
         self.worker = OutboxWorker(
             self.store,
             self.targets,

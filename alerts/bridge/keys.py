@@ -6,7 +6,8 @@ changes with the route's ``group_by`` and with the set of alerts in the group):
 * ``alertname`` (the fault) and ``component`` (the part that has it);
 * the place: ``terminal`` when the alert names one, else ``store``, else ``region``, else
   the whole fleet;
-* the values of the configured ``extra_key_labels`` (e.g. an environment), sorted by name.
+* the values of the configured ``extra_key_labels`` (e.g. an environment), and of ``case``
+  when the alert has one (charged-but-failed payment cases), sorted by name.
 
 The canonical text ``alertname=...\\ncomponent=...\\n<place>=...[\\n<extra>=...]`` is kept
 on the ticket as its ``identity``; the key is ``pf-`` and the first 16 hex digits of the
@@ -20,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 KEY_PREFIX = "pf-"
+ALWAYS_KEYED = "case"
+"""A label that joins the key whenever an alert carries it (payment cases, one ticket each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,9 @@ def ticket_key(labels: Mapping[str, str], extra_labels: Sequence[str] = ()) -> T
         ("component", labels.get("component", "")),
         (place, value),
     ]
-    parts += [(name, labels.get(name, "")) for name in sorted(set(extra_labels))]
+    # A charged-but-failed case is its own fault: two cases on one terminal, two tickets.
+    extra = set(extra_labels) | ({ALWAYS_KEYED} if labels.get(ALWAYS_KEYED) else set())
+    parts += [(name, labels.get(name, "")) for name in sorted(extra)]
     identity = "\n".join(f"{name}={value}" for name, value in parts)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     return TicketKey(key=f"{KEY_PREFIX}{digest}", identity=identity)

@@ -2,31 +2,35 @@
 
 Counters count events as they happen; the queue depth and the tickets per status are read
 from the store on every scrape (a store that does not answer leaves them out and counts a
-store error).
+store error). One custom collector builds every family from
+:data:`~posfleet.alerts.bridge.metric_specs.TICKETS_METRICS`, so the exposition holds the
+catalogued families only (no ``_created`` series).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Final, Protocol
 
-from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from posfleet.alerts.bridge.model import TicketStatus
-from posfleet.alerts.bridge.store import StoreUnavailable
-
-WEBHOOK_RESULTS = (
-    "accepted",
-    "invalid_json",
-    "invalid_payload",
-    "unsupported_version",
-    "too_large",
-    "unauthorized",
-    "store_unavailable",
+from posfleet.alerts.bridge.metric_specs import (
+    ALERT_OUTCOMES,
+    CLOSE_REASONS,
+    STORE_OPERATIONS,
+    TICKET_STATUSES,
+    TICKETS_METRICS,
+    WEBHOOK_RESULTS,
 )
-"""Values of ``result`` on posfleet_tickets_webhooks_received_total."""
+from posfleet.alerts.bridge.store import StoreUnavailable
+from posfleet.exporters.metric_spec import MetricSpec
+
+__all__ = ["WEBHOOK_RESULTS", "BridgeMetrics", "CounterFamily"]
+
+_SPECS: Final = {spec.name: spec for spec in TICKETS_METRICS}
 
 
 class _StoreView(Protocol):
@@ -35,90 +39,124 @@ class _StoreView(Protocol):
     def counts_by_status(self) -> dict[str, int]: ...
 
 
-class BridgeMetrics:
-    """Counters of the bridge; ``watch(store)`` adds the gauges read from the store."""
+class _Count:
+    """One series of a :class:`CounterFamily`."""
+
+    __slots__ = ("_lock", "value")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self.value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        # Webhooks and API calls run in worker threads.
+        with self._lock:
+            self.value += amount
+
+
+class CounterFamily:
+    """A counter of the catalogue, by label values: ``labels(...).inc()`` as with
+    prometheus_client's ``Counter``, collected by :class:`BridgeMetrics`."""
+
+    def __init__(self, spec: MetricSpec, start_at_zero: Iterable[Sequence[str]] = ()) -> None:
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._series: dict[tuple[str, ...], _Count] = {}
+        for values in start_at_zero:
+            self.labels(*values)
+
+    def labels(self, *values: str) -> _Count:
+        if len(values) != len(self.spec.labels):
+            raise ValueError(f"{self.spec.name} takes labels {self.spec.labels}, got {values}")
+        series = self._series.get(values)
+        if series is None:
+            with self._lock:
+                series = self._series.setdefault(values, _Count(self._lock))
+        return series
+
+    def inc(self, amount: float = 1.0) -> None:
+        """For a counter without labels."""
+        self.labels().inc(amount)
+
+    def family(self) -> CounterMetricFamily:
+        spec = self.spec
+        family = CounterMetricFamily(spec.family_name, spec.help, labels=spec.labels)
+        with self._lock:
+            values = sorted((labels, series.value) for labels, series in self._series.items())
+        for labels, value in values:
+            family.add_metric(labels, value)
+        return family
+
+
+def _counter(name: str, *start_at_zero: str) -> CounterFamily:
+    spec = _SPECS[name]
+    if not spec.labels:
+        return CounterFamily(spec, [()])
+    return CounterFamily(spec, [(value,) for value in start_at_zero])
+
+
+class BridgeMetrics(Collector):
+    """Counters of the bridge; ``watch(store, systems)`` adds the gauges read from the store.
+
+    Closed label sets (results, outcomes, reasons, operations) start at zero so that rules
+    see a series before its first increase; so do the configured systems' counters.
+    """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.webhooks = Counter(
-            "posfleet_tickets_webhooks_received_total",
-            "Alertmanager notifications received, by result (bad payloads included).",
-            ["result"],
-            registry=self.registry,
+        self.webhooks = _counter("posfleet_tickets_webhooks_received_total", *WEBHOOK_RESULTS)
+        self.alerts = _counter("posfleet_tickets_alerts_applied_total", *ALERT_OUTCOMES)
+        self.opened = _counter("posfleet_tickets_opened_total")
+        self.reopened = _counter("posfleet_tickets_reopened_total")
+        self.closed = _counter("posfleet_tickets_closed_total", *CLOSE_REASONS)
+        self.outbound = _counter("posfleet_tickets_outbound_calls_total")
+        self.given_up = _counter("posfleet_tickets_outbox_given_up_total")
+        self.store_errors = _counter("posfleet_tickets_store_errors_total", *STORE_OPERATIONS)
+        self._counters = (
+            self.webhooks,
+            self.alerts,
+            self.opened,
+            self.reopened,
+            self.closed,
+            self.outbound,
+            self.given_up,
+            self.store_errors,
         )
-        for result in WEBHOOK_RESULTS:
-            self.webhooks.labels(result)
-        self.alerts = Counter(
-            "posfleet_tickets_alerts_applied_total",
-            "Faults in notifications applied to tickets, by outcome "
-            "(opened, reopened, updated, repeat, resolved, ignored).",
-            ["outcome"],
-            registry=self.registry,
-        )
-        self.opened = Counter(
-            "posfleet_tickets_opened_total", "Tickets opened.", registry=self.registry
-        )
-        self.reopened = Counter(
-            "posfleet_tickets_reopened_total",
-            "Closed tickets reopened because their fault fired again within the window.",
-            registry=self.registry,
-        )
-        self.closed = Counter(
-            "posfleet_tickets_closed_total",
-            "Tickets closed, by reason (resolved: after the grace period; manual: by a person).",
-            ["reason"],
-            registry=self.registry,
-        )
-        self.outbound = Counter(
-            "posfleet_tickets_outbound_calls_total",
-            "HTTP calls to ticketing systems, by system and result "
-            "(ok, timeout, error, http_<status>).",
-            ["system", "result"],
-            registry=self.registry,
-        )
-        self.given_up = Counter(
-            "posfleet_tickets_outbox_given_up_total",
-            "Ticket changes no longer retried (permanent error or too many attempts).",
-            ["system"],
-            registry=self.registry,
-        )
-        self.store_errors = Counter(
-            "posfleet_tickets_store_errors_total",
-            "Ticket store operations that failed because the database did not answer.",
-            ["operation"],
-            registry=self.registry,
-        )
+        self._store: _StoreView | None = None
+        self._systems: tuple[str, ...] = ()
+        self.registry.register(self)
 
     def record_call(self, system: str, result: str) -> None:
         self.outbound.labels(system, result).inc()
 
-    def watch(self, store: _StoreView) -> None:
-        self.registry.register(_StoreCollector(store, self))
-
-
-class _StoreCollector(Collector):
-    def __init__(self, store: _StoreView, metrics: BridgeMetrics) -> None:
+    def watch(self, store: _StoreView, systems: Iterable[str] = ()) -> None:
+        """Report ``store``'s queue depth (0 for a configured system with nothing queued)
+        and tickets per status on every scrape."""
         self._store = store
-        self._metrics = metrics
+        self._systems = tuple(systems)
+        for system in self._systems:
+            self.given_up.labels(system)
 
     def collect(self) -> Iterator[Metric]:
+        for counter in self._counters:
+            yield counter.family()
+        if self._store is not None:
+            yield from self._store_families(self._store)
+
+    def _store_families(self, store: _StoreView) -> Iterator[Metric]:
         try:
-            depth = self._store.outbox_depth()
-            counts = self._store.counts_by_status()
+            depth = store.outbox_depth()
+            counts = store.counts_by_status()
         except StoreUnavailable:
-            self._metrics.store_errors.labels("scrape").inc()
+            self.store_errors.labels("scrape").inc()
             return
-        queue = GaugeMetricFamily(
-            "posfleet_tickets_outbox_queue_depth",
-            "Ticket changes waiting to be pushed, per ticketing system.",
-            labels=["system"],
-        )
-        for system, count in sorted(depth.items()):
-            queue.add_metric([system], count)
+        spec = _SPECS["posfleet_tickets_outbox_queue_depth"]
+        queue = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+        for system in sorted({*self._systems, *depth}):
+            queue.add_metric([system], depth.get(system, 0))
         yield queue
-        tickets = GaugeMetricFamily(
-            "posfleet_tickets", "Tickets in the store, per status.", labels=["status"]
-        )
-        for status in TicketStatus:
-            tickets.add_metric([status.value], counts.get(status.value, 0))
+        spec = _SPECS["posfleet_tickets"]
+        tickets = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+        for status in TICKET_STATUSES:
+            tickets.add_metric([status], counts.get(status, 0))
         yield tickets

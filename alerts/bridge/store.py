@@ -79,6 +79,37 @@ _RECENTLY_CLOSED = (
     .order_by(tickets.c.closed_at.desc())
     .limit(1)
 )
+_FACT_COLUMNS = (  # the keys of TicketStore._fact_values
+    "identity", "priority", "severity", "team", "alertname", "component", "terminal", "store",
+    "store_name", "store_address", "merchant", "region", "summary", "description", "action",
+    "runbook_url", "generator_url", "labels", "annotations", "fired_at",
+)  # fmt: skip
+# A repeat (the ticket is open, not resolved, and nothing a person would be told about
+# changed) is one UPDATE: no SELECT ... FOR UPDATE round trip before it. Repeats are most
+# notifications: Alertmanager re-sends every firing alert of a group on each change.
+_REPEAT = (
+    update(tickets)
+    .where(
+        and_(
+            tickets.c.open_key == bindparam("fault_key"),
+            tickets.c.status != TicketStatus.RESOLVED.value,
+            *(
+                tickets.c[name].is_not_distinct_from(
+                    bindparam(f"same_{name}", type_=tickets.c[name].type)
+                )
+                for name in ("severity", "team", "action", "runbook_url")
+            ),
+        )
+    )
+    .values(
+        {
+            **{name: bindparam(f"new_{name}", type_=tickets.c[name].type)
+               for name in _FACT_COLUMNS},
+            "notification_count": tickets.c.notification_count + 1,
+        }
+    )
+    .returning(tickets.c.id)
+)
 _INSERT_TICKET = insert(tickets).returning(tickets.c.id)
 _UPDATE_TICKET = update(tickets).where(tickets.c.id == bindparam("row_id"))
 _INSERT_EVENT = insert(events)
@@ -261,6 +292,10 @@ class TicketStore:
         raise AssertionError("unreachable")
 
     def _apply(self, conn: Connection, facts: AlertFacts, now: datetime) -> Applied:
+        if facts.firing:
+            repeated = self._repeat(conn, facts)
+            if repeated is not None:
+                return repeated
         row = conn.execute(_OPEN_TICKET, {"key": facts.key}).first()
         if not facts.firing:
             if row is None or row.status == TicketStatus.RESOLVED:
@@ -275,6 +310,15 @@ class TicketStore:
         if recent is not None:
             return self._reopen(conn, recent, facts, now)
         return self._open(conn, facts, now)
+
+    def _repeat(self, conn: Connection, facts: AlertFacts) -> Applied | None:
+        """Count a repeat in one statement; None when it is not a plain repeat."""
+        values = self._fact_values(facts)
+        parameters: dict[str, Any] = {"fault_key": facts.key}
+        parameters.update((f"new_{name}", values[name]) for name in _FACT_COLUMNS)
+        parameters.update((f"same_{name}", values[name]) for name in _CHANGE_FIELDS)
+        ticket_id = conn.execute(_REPEAT, parameters).scalar()
+        return None if ticket_id is None else Applied(ticket_id, facts.key, "repeat")
 
     def _fact_values(self, facts: AlertFacts) -> dict[str, Any]:
         return {

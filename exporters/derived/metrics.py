@@ -24,6 +24,7 @@ from posfleet.exporters.derived.paper import PaperForecaster
 from posfleet.exporters.derived.policy import policy_thresholds
 from posfleet.exporters.derived.transactions import TransactionCounter
 from posfleet.exporters.derived.versions import is_below
+from posfleet.payments.classification import Classifier, TableError, default_classifier
 from posfleet.telemetry import StatusSnapshot, TransactionEvent
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,16 @@ def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
     if spec.type is MetricType.COUNTER:
         return CounterMetricFamily(spec.family_name, spec.help, labels=spec.labels)
     return GaugeMetricFamily(spec.family_name, spec.help, labels=spec.labels)
+
+
+def _classifier(config: PosfleetConfig) -> Classifier:
+    try:
+        return Classifier.from_settings(
+            config.payments, ((merchant.id, merchant.acquirer) for merchant in config.merchants)
+        )
+    except TableError as exc:
+        logger.error("%s; classifying with the generic ISO 8583 table instead", exc)
+        return default_classifier()
 
 
 class DerivedSink:
@@ -89,6 +100,7 @@ class DerivedMetrics(Collector):
             {store.id: store.region for store in config.stores},
             self._settings.failed_reversal_retention_seconds,
             lambda: self._clock.now().timestamp(),
+            _classifier(config).classify,
         )
         self.sink = DerivedSink(
             self.paper, self.transactions, versions=bool(self._settings.baseline_versions)

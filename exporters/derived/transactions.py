@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from posfleet.exporters.derived.causes import cause_of
+from posfleet.exporters.derived.causes import CauseGroup, cause_of
 from posfleet.exporters.derived.reversals import RESULT_STATES, ReversalTracker, StoreKey
 from posfleet.telemetry import TransactionEvent
 
@@ -25,16 +25,19 @@ class AttemptKey:
 
 
 class TransactionCounter:
-    """Counts attempts and follows reversals; ``regions`` maps store ids to regions."""
+    """Counts attempts and follows reversals; ``regions`` maps store ids to regions and
+    ``classify`` files an attempt under its cause group (per acquirer, see payments)."""
 
     def __init__(
         self,
         regions: Mapping[str, str],
         failed_reversal_retention_seconds: float,
         now: Callable[[], float],
+        classify: Callable[[TransactionEvent], CauseGroup] = cause_of,
     ) -> None:
         self._regions = regions
         self._now = now
+        self._classify = classify
         self.attempts: dict[AttemptKey, int] = {}
         self.reversals = ReversalTracker(failed_reversal_retention_seconds)
 
@@ -44,5 +47,5 @@ class TransactionCounter:
         self.reversals.observe(event, store, self._now())
         if event.reversal_state in RESULT_STATES:
             return
-        key = AttemptKey(store, event.outcome.value, cause_of(event).value)
+        key = AttemptKey(store, event.outcome.value, self._classify(event).value)
         self.attempts[key] = self.attempts.get(key, 0) + 1

@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any, Final
 
 from posfleet.exporters.influxdb.schema import (
+    CAUSE_TAG,
     COMPONENTS,
     TERMINAL,
     TRANSACTION_FIELDS,
@@ -30,6 +31,7 @@ from posfleet.exporters.influxdb.schema import (
     TRANSACTION_TAGS,
     Kind,
 )
+from posfleet.payments.classification import default_classifier
 from posfleet.telemetry import StatusSnapshot, TransactionEvent
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -123,10 +125,12 @@ def _compile_field_set(fields: Iterable[tuple[str, Kind]]) -> Callable[[object],
 class LineProtocolSerializer:
     """Turns snapshots and transaction events into line protocol lines (no trailing newline).
 
-    Keeps a cache of escaped tag sets, so one instance per output.
+    Keeps a cache of escaped tag sets, so one instance per output. ``classify`` gives a
+    transaction's cause group (default: the generic ISO 8583 table).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, classify: Callable[[TransactionEvent], str] | None = None) -> None:
+        self._classify = classify or default_classifier().classify
         self._tag_sets: dict[tuple[str, str, str, str | None], str] = {}
         # "reported" is a constant, not an attribute of the snapshot.
         self._terminal_fields = _compile_field_set(TERMINAL.fields[1:])
@@ -171,7 +175,7 @@ class LineProtocolSerializer:
 
     def transaction_line(self, event: TransactionEvent) -> str:
         """The ``posfleet_transaction`` line of one payment attempt."""
-        tags = _tag_set(
+        tags = f",{CAUSE_TAG}={self._classify(event)}" + _tag_set(
             (tag, _plain(getattr(event, attribute))) for tag, attribute in TRANSACTION_TAGS
         )
         fields = self._transaction_fields(event)

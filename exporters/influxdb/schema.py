@@ -155,6 +155,9 @@ TRANSACTION_TAGS: Final = (
 )
 """(tag, event attribute), sorted by tag. Outcome (5 values) and local error (~20, only on
 failed attempts) are bounded; everything per-attempt is a field."""
+CAUSE_TAG: Final = "cause"
+"""Tag with the attempt's cause group (9 values, ``posfleet.payments``: the acquirer's code
+table, or the terminal's own error); written before the other tags, being first in order."""
 TRANSACTION_FIELDS: Final = (
     ("transaction_id", S),
     ("amount_minor", N),

@@ -26,6 +26,7 @@ from posfleet.exporters.influxdb.delivery import Delivery
 from posfleet.exporters.influxdb.lineprotocol import LineProtocolSerializer
 from posfleet.exporters.influxdb.metrics import QUEUE_FULL, InfluxDbMetrics, InfluxDbStats
 from posfleet.exporters.influxdb.transport import Transport, transport_for
+from posfleet.payments.classification import Classifier, TableError, default_classifier
 from posfleet.telemetry import StatusSnapshot, TransactionEvent
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,16 @@ OUTPUT_NAME: Final = "influxdb"
 QUEUED_BATCHES_LIMIT: Final = 20
 """Batches kept in memory in front of the disk buffer before the oldest points are dropped."""
 SENDER_ERROR_PAUSE_SECONDS: Final = 1.0
+
+
+def _classifier(config: PosfleetConfig) -> Classifier:
+    try:
+        return Classifier.from_settings(
+            config.payments, ((merchant.id, merchant.acquirer) for merchant in config.merchants)
+        )
+    except TableError as exc:
+        logger.error("%s; tagging causes with the generic ISO 8583 table instead", exc)
+        return default_classifier()
 
 
 class InfluxDbSink:
@@ -55,6 +66,7 @@ class InfluxDbSink:
         output_name: str = OUTPUT_NAME,
         transport: Transport | None = None,
         close_timeout_seconds: float = 5.0,
+        classify: Callable[[TransactionEvent], str] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
@@ -76,7 +88,7 @@ class InfluxDbSink:
             clock=clock,
             monotonic=monotonic,
         )
-        self._serializer = LineProtocolSerializer()
+        self._serializer = LineProtocolSerializer(classify)
         self._batch_size = settings.batch_size
         self._max_queued = settings.batch_size * QUEUED_BATCHES_LIMIT
         self._close_timeout = close_timeout_seconds
@@ -100,6 +112,7 @@ class InfluxDbSink:
             config.influxdb,
             Path(config.buffer.directory) / OUTPUT_NAME,
             buffer_max_bytes=config.buffer.max_bytes,
+            classify=_classifier(config).classify,
         )
 
     # --- life cycle ------------------------------------------------------------------------

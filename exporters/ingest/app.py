@@ -17,6 +17,7 @@ from posfleet.collector.clock import Clock, SystemClock
 from posfleet.collector.metrics_server import ListenAddressError, MetricsServer
 from posfleet.collector.sink import Sink
 from posfleet.config.models import PosfleetConfig, UplinkSettings
+from posfleet.exporters.derived.metrics import DerivedMetrics
 from posfleet.exporters.ingest.checks import MessageChecker
 from posfleet.exporters.ingest.connection import BrokerConnection
 from posfleet.exporters.ingest.consumer import (
@@ -32,6 +33,7 @@ from posfleet.exporters.mqtt_uplink.connection import (
     BrokerUrlError,
     parse_broker_url,
 )
+from posfleet.exporters.prometheus.render import TerminalExposition
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,11 @@ is ~260,000 objects the collector tracks; with Python's defaults (700, 10, 10) a
 collection (~100-200 ms) ran every few thousand messages, ~35 us per message, more than the
 validation. Ingest creates next to no reference cycles: reference counting frees its
 garbage, and the rare cycles wait for a young collection."""
+
+WARM_METRICS_SECONDS: Final = 15.0
+"""How often changed terminals are rendered for /metrics ahead of scrapes: Prometheus's
+usual scrape interval. Rendering costs ~65 us per changed terminal; doing it more often than
+Prometheus reads it would take CPU from ingest for nothing."""
 
 
 class IngestStartupError(Exception):
@@ -87,7 +94,9 @@ class IngestApp:
     """Everything ``posfleet ingest`` runs, with its outside dependencies as arguments.
 
     ``sinks`` are the outputs (InfluxDB, ...): a message is acknowledged to the broker only
-    after every one of them returned from ``publish`` without raising.
+    after every one of them returned from ``publish`` without raising. ``/metrics`` serves
+    ingest's self-metrics, the derived metrics (transactions by cause, paper time to empty,
+    ...) and the series of every terminal in :attr:`latest`, like the edge collector.
     """
 
     def __init__(
@@ -109,26 +118,35 @@ class IngestApp:
         self.registry = registry or CollectorRegistry()
         self.listen = listen or settings.listen
         options = ingest_broker_options(config, client_id)
+        self.stats = IngestStats()
+        self.latest = LatestSnapshots(settings.stale_after_seconds, self.clock)
+        """Latest snapshot per terminal, served as terminal series on /metrics."""
+        # Terminal metrics skip the registry: a cached renderer serves them (see
+        # collector/metrics_server.py), re-rendering only terminals with a new snapshot.
+        self.terminal_metrics = TerminalExposition(self.latest.terminals)
         problems = []
         try:
             parse_broker_url(options.url)
         except BrokerUrlError as exc:
             problems.append(f"ingest.url: {exc}")
         try:
-            self._metrics_server = MetricsServer(self.registry, self.listen)
+            self._metrics_server = MetricsServer(
+                self.registry, self.listen, self.terminal_metrics.exposition
+            )
         except ListenAddressError as exc:
             problems.append(f"ingest.listen: {exc}")
         if problems:
             raise IngestStartupError(problems)
         self.client_id = options.client_id
-        self.stats = IngestStats()
-        self.latest = LatestSnapshots(settings.stale_after_seconds, self.clock)
-        """Latest snapshot per terminal: hand it to the Prometheus exposition."""
         self.registry.register(IngestMetrics(self.stats, self.latest.health_counts))
+        # Derived metrics for the alert rules, fed as one more output (constant work per
+        # message), served from the registry.
+        self.derived = DerivedMetrics(config, clock=self.clock)
+        self.registry.register(self.derived)
         prefixes = topic_prefixes(config)
         self.pipeline = IngestPipeline(
             MessageChecker(prefixes, settings.max_payload_bytes),
-            sinks,
+            (*sinks, self.derived.sink),
             self.latest,
             self.stats,
             clock=self.clock,
@@ -165,14 +183,25 @@ class IngestApp:
                 self.metrics_address,
                 ", ".join(self.consumer.topics),
             )
-            consumer = asyncio.create_task(self.consumer.run(), name="ingest-consumer")
-            stopper = asyncio.create_task(stop.wait())
-            try:
-                await asyncio.wait([consumer, stopper], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (consumer, stopper):
-                    task.cancel()
-                await asyncio.gather(consumer, stopper, return_exceptions=True)
-            if not consumer.cancelled() and consumer.exception() is not None:
-                raise RuntimeError("ingest consumer stopped") from consumer.exception()
-            logger.info("ingest stopped")
+            await self._supervise(stop)
+
+    async def _supervise(self, stop: asyncio.Event) -> None:
+        tasks = [
+            asyncio.create_task(self.consumer.run(), name="ingest consumer"),
+            asyncio.create_task(
+                self.terminal_metrics.keep_warm(WARM_METRICS_SECONDS), name="metrics warm-up"
+            ),
+        ]
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(stopper, *tasks, return_exceptions=True)
+        for task in tasks:
+            # A task that ended before the stop was asked for is a bug: report it.
+            if not task.cancelled() and task.exception() is not None:
+                raise RuntimeError(f"{task.get_name()} stopped") from task.exception()
+        logger.info("ingest stopped")

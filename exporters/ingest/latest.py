@@ -25,6 +25,9 @@ class _Latest:
     snapshot: StatusSnapshot
     received_at: datetime
     received_monotonic: float
+    online_view: TerminalView | None = None
+    """Built on first use: while the terminal is fresh its view does not change, and the
+    Prometheus exposition asks for all 20,000 views every few seconds."""
 
 
 class LatestSnapshots:
@@ -71,8 +74,15 @@ class LatestSnapshots:
         return Health.OFFLINE, f"{STALE}: no snapshot for {age:.0f} s"
 
     def _view(self, latest: _Latest, now: float) -> TerminalView:
+        if now - latest.received_monotonic < self._stale_after:
+            if latest.online_view is None:
+                latest.online_view = self._build_view(latest, Health.ONLINE, None)
+            return latest.online_view
+        return self._build_view(latest, *self._health(latest, now))
+
+    @staticmethod
+    def _build_view(latest: _Latest, health: Health, reason: str | None) -> TerminalView:
         snapshot = latest.snapshot
-        health, reason = self._health(latest, now)
         return TerminalView(
             identity=TerminalIdentity(
                 snapshot.terminal_id,

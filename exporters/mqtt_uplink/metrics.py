@@ -1,14 +1,78 @@
-"""The uplink's self-metrics: what is buffered, published, retried and dropped."""
+"""The uplink's self-metrics: what is buffered, published, retried and dropped.
+
+:data:`UPLINK_METRICS` names every family for the metric catalogue; :class:`UplinkMetrics`
+builds them from :class:`UplinkStats` on every scrape.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from posfleet.exporters.buffer import BufferStats
+from posfleet.exporters.metric_spec import MetricSpec, MetricType
+
+# Reasons a message is lost (label ``reason`` of posfleet_uplink_dropped_total).
+BUFFER_FULL: Final = "buffer_full"
+"""The disk buffer reached its size cap and dropped its oldest messages."""
+WRITE_FAILED: Final = "write_failed"
+"""The message could not be written to the disk buffer (disk full, permissions)."""
+CORRUPT: Final = "corrupt"
+"""A buffer record could not be read back (skipped)."""
+DROP_REASONS: Final = (BUFFER_FULL, WRITE_FAILED, CORRUPT)
+
+_C, _G = MetricType.COUNTER, MetricType.GAUGE
+
+UPLINK_METRICS: Final[tuple[MetricSpec, ...]] = (
+    MetricSpec(
+        "posfleet_uplink_buffered_records",
+        _G,
+        "Messages in the disk buffer not yet confirmed by the central broker.",
+    ),
+    MetricSpec(
+        "posfleet_uplink_buffered_bytes",
+        _G,
+        "Bytes in the disk buffer not yet confirmed by the central broker.",
+        unit="bytes",
+    ),
+    MetricSpec(
+        "posfleet_uplink_published_total",
+        _C,
+        "Messages the central broker confirmed (PUBACK).",
+    ),
+    MetricSpec(
+        "posfleet_uplink_retries_total",
+        _C,
+        "Failed connection attempts and connections lost with messages unconfirmed.",
+    ),
+    MetricSpec(
+        "posfleet_uplink_dropped_total",
+        _C,
+        "Messages lost, by reason (buffer_full: the oldest dropped at the buffer's size cap; "
+        "write_failed: not writable to the buffer; corrupt: unreadable in the buffer).",
+        labels=("reason",),
+        label_values=(("reason", DROP_REASONS),),
+    ),
+    MetricSpec(
+        "posfleet_uplink_connected",
+        _G,
+        "1 while connected to the central broker.",
+    ),
+)
+"""Every family :class:`UplinkMetrics` exposes, for the metric catalogue."""
+
+_SPECS: Final = {spec.name: spec for spec in UPLINK_METRICS}
+
+
+def _family(name: str, value: float) -> Metric:
+    spec = _SPECS[name]
+    if spec.type is MetricType.COUNTER:
+        return CounterMetricFamily(spec.family_name, spec.help, value=value)
+    return GaugeMetricFamily(spec.name, spec.help, value=value)
 
 
 @dataclass(slots=True)
@@ -36,38 +100,15 @@ class UplinkMetrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         stats = self._stats
-        buffer = stats.buffer
-        yield GaugeMetricFamily(
-            "posfleet_uplink_buffered_records",
-            "Messages in the disk buffer not yet confirmed by the central broker.",
-            value=buffer.pending_records if buffer else 0,
-        )
-        yield GaugeMetricFamily(
-            "posfleet_uplink_buffered_bytes",
-            "Bytes in the disk buffer not yet confirmed by the central broker.",
-            value=buffer.pending_bytes if buffer else 0,
-        )
-        yield CounterMetricFamily(
-            "posfleet_uplink_published",
-            "Messages the central broker confirmed (PUBACK).",
-            value=stats.published,
-        )
-        yield CounterMetricFamily(
-            "posfleet_uplink_retries",
-            "Failed connection attempts and connections lost with messages unconfirmed.",
-            value=stats.retries,
-        )
-        dropped = CounterMetricFamily(
-            "posfleet_uplink_dropped",
-            "Messages lost: buffer full (oldest dropped), not writable, or unreadable.",
-            labels=("reason",),
-        )
-        dropped.add_metric(("buffer_full",), buffer.dropped_records_total if buffer else 0)
-        dropped.add_metric(("write_failed",), stats.append_failures)
-        dropped.add_metric(("corrupt",), stats.refused_records)
+        buffer = stats.buffer or BufferStats(0, 0, 0, 0, 0)
+        yield _family("posfleet_uplink_buffered_records", buffer.pending_records)
+        yield _family("posfleet_uplink_buffered_bytes", buffer.pending_bytes)
+        yield _family("posfleet_uplink_published_total", stats.published)
+        yield _family("posfleet_uplink_retries_total", stats.retries)
+        spec = _SPECS["posfleet_uplink_dropped_total"]
+        dropped = CounterMetricFamily(spec.family_name, spec.help, labels=spec.labels)
+        dropped.add_metric((BUFFER_FULL,), buffer.dropped_records_total)
+        dropped.add_metric((WRITE_FAILED,), stats.append_failures)
+        dropped.add_metric((CORRUPT,), stats.refused_records)
         yield dropped
-        yield GaugeMetricFamily(
-            "posfleet_uplink_connected",
-            "1 while connected to the central broker.",
-            value=1 if stats.connected else 0,
-        )
+        yield _family("posfleet_uplink_connected", 1 if stats.connected else 0)

@@ -9,6 +9,7 @@ from posfleet.cli.collect import collect
 from posfleet.cli.config import config_group
 from posfleet.cli.demo import demo
 from posfleet.cli.ingest import ingest
+from posfleet.cli.payments import cases_group, reconcile_command
 from posfleet.cli.schema import schema_group
 from posfleet.cli.simulate import simulate
 from posfleet.cli.tickets import tickets_group
@@ -42,6 +43,8 @@ cli.add_command(demo)
 cli.add_command(ingest)
 cli.add_command(simulate)
 cli.add_command(tickets_group)
+cli.add_command(reconcile_command)
+cli.add_command(cases_group)
 
 
 def main() -> None:

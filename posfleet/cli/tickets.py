@@ -40,11 +40,10 @@ def tickets_group() -> None:
 def serve(config_path: Path, listen: str | None) -> None:
     """Receive Alertmanager webhooks and serve the ticket API until stopped."""
     # Imported here so that other posfleet commands start without FastAPI and SQLAlchemy.
-    import uvicorn
-
     from posfleet.alerts.bridge.bridge import TicketBridge
     from posfleet.alerts.bridge.database import database_url, redacted
     from posfleet.alerts.bridge.inventory import Inventory
+    from posfleet.alerts.bridge.server import serve as serve_bridge
     from posfleet.alerts.bridge.store import StoreUnavailable
 
     config = load_or_exit(config_path)
@@ -75,11 +74,8 @@ def serve(config_path: Path, listen: str | None) -> None:
     except (StoreUnavailable, OSError, RuntimeError) as exc:
         _invalid(source, f"tickets.database: cannot open {redacted(settings.database)}: {exc}")
     host, port = address
-    server = uvicorn.Server(
-        uvicorn.Config(bridge.app, host=host, port=port, log_config=None, access_log=False)
-    )
     click.echo(f"posfleet tickets: serving on http://{host}:{port}", err=True)
-    server.run()
+    asyncio.run(serve_bridge(bridge.app, host, port))
 
 
 @tickets_group.command("openapi")

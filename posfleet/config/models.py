@@ -27,6 +27,7 @@ from posfleet.alerts.bridge.config import (
     RedmineTargetSettings,
     WebhookTargetSettings,
 )
+from posfleet.payments.config import PaymentsSettings
 from posfleet.telemetry.base import Identifier
 
 
@@ -472,6 +473,8 @@ class PosfleetConfig(BaseSettings):
     """Ticket bridge settings."""
     alerting: AlertingSettings = AlertingSettings()
     """Alerting policy: thresholds and baselines the alert rules use."""
+    payments: PaymentsSettings = PaymentsSettings()
+    """Payment failure causes, charged-but-failed cases and reconciliation files."""
 
     def terminals(self) -> list[tuple[Store, Terminal]]:
         return [(store, terminal) for store in self.stores for terminal in store.terminals]

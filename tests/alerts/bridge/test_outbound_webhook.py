@@ -118,7 +118,7 @@ async def test_a_create_that_timed_out_after_succeeding_is_not_repeated(
     calls = "posfleet_tickets_outbound_calls_total"
     assert sample(calls, {"system": "webhook", "result": "timeout"}) == 1
     assert sample(calls, {"system": "webhook", "result": "ok"}) == 3
-    assert sample("posfleet_tickets_outbox_queue_depth", {"system": "webhook"}) is None
+    assert sample("posfleet_tickets_outbox_queue_depth", {"system": "webhook"}) == 0
     await bridge.aclose()
 
 

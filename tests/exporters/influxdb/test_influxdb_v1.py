@@ -100,6 +100,7 @@ async def test_snapshots_and_transactions_read_back_with_their_types(
         for series in influxql(influxdb, database, "SHOW TAG KEYS")
     }
     assert tag_keys["posfleet_transaction"] == {
+        "cause",
         "local_error",
         "merchant",
         "outcome",

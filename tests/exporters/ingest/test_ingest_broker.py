@@ -26,9 +26,9 @@ def config(url: str, group: str, max_in_flight: int = 100) -> PosfleetConfig:
 
 @contextlib.asynccontextmanager
 async def running(
-    settings: PosfleetConfig, sinks: Sequence[Sink], client_id: str
+    settings: PosfleetConfig, sinks: Sequence[Sink], client_id: str, listen: str = "127.0.0.1:0"
 ) -> AsyncIterator[IngestApp]:
-    app = IngestApp(settings, sinks, listen="127.0.0.1:0", client_id=client_id)
+    app = IngestApp(settings, sinks, listen=listen, client_id=client_id)
     stop = asyncio.Event()
     task = asyncio.create_task(app.run(stop))
     try:
