@@ -6,8 +6,9 @@ disk buffer) and ``metrics()`` (its self-metrics for /metrics).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -15,6 +16,9 @@ from posfleet.collector.sink import Sink
 from posfleet.config import PosfleetConfig
 from posfleet.exporters.influxdb import InfluxDbSink
 from posfleet.exporters.mqtt_uplink.sink import build_uplink_sink
+from posfleet.payments.cases import CaseEngine
+from posfleet.payments.output import case_engine_from_config
+from posfleet.telemetry import StatusSnapshot, TransactionEvent
 
 
 class Output(Sink, Protocol):
@@ -38,17 +42,47 @@ class Outputs:
             await sink.start()
 
 
-def build_outputs(config: PosfleetConfig, *, uplink: bool) -> Outputs:
-    """InfluxDB when ``influxdb:`` is set; the MQTT uplink when ``uplink:`` is set and
-    ``uplink`` is true (the edge collector uplinks, central ingest does not).
+class CaseEngineOutput:
+    """The charged-but-failed case engine as an output, sweeping in the background."""
 
-    Opens the disk buffers: blocking file I/O, done once at start-up.
+    def __init__(self, engine: CaseEngine) -> None:
+        self._engine = engine
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._engine.run(self._stop), name="payment-cases")
+
+    def metrics(self) -> Collector:
+        return self._engine.metrics
+
+    async def publish(self, snapshot: StatusSnapshot) -> None:
+        return None
+
+    async def publish_transaction(self, event: TransactionEvent) -> None:
+        await self._engine.publish_transaction(event)
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        await self._engine.close()
+
+
+def build_outputs(config: PosfleetConfig, *, role: Literal["collector", "ingest"]) -> Outputs:
+    """InfluxDB when ``influxdb:`` is set; the MQTT uplink when ``uplink:`` is set and this
+    is the edge collector; charged-but-failed detection where ``payments.detect_cases_in``
+    names this role.
+
+    Opens the disk buffers and databases: blocking I/O, done once at start-up.
     """
     outputs = Outputs()
     if config.influxdb is not None:
         outputs.sinks.append(InfluxDbSink.from_config(config))
-    if uplink:
+    if role == "collector":
         uplink_sink = build_uplink_sink(config)
         if uplink_sink is not None:
             outputs.sinks.append(uplink_sink)
+    if config.payments.detect_cases_in == role:
+        outputs.sinks.append(CaseEngineOutput(case_engine_from_config(config)))
     return outputs

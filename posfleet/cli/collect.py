@@ -40,7 +40,7 @@ def collect(config_path: Path, print_snapshots: bool, listen: str | None) -> Non
     """Poll the terminals in the configuration until stopped (SIGTERM or Ctrl-C)."""
     config = load_or_exit(config_path)
     try:
-        outputs = build_outputs(config, uplink=True)
+        outputs = build_outputs(config, role="collector")
     except OSError as exc:
         click.echo(f"{config_path}: cannot open the output buffer: {exc}", err=True)
         raise SystemExit(EXIT_INVALID) from None

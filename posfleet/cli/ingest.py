@@ -19,7 +19,7 @@ async def _start(
 ) -> None:
     config = load_or_exit(config_path)
     try:
-        outputs = build_outputs(config, uplink=False)
+        outputs = build_outputs(config, role="ingest")
     except OSError as exc:
         raise IngestStartupError([f"cannot open the output buffer: {exc}"]) from None
     sinks: list[Sink] = [*outputs.sinks, *([JsonLinesSink()] if print_messages else [])]

@@ -107,6 +107,10 @@ class PaymentsSettings(_Section):
     """Table for merchants without an acquirer, or whose acquirer is not listed."""
     acquirers: dict[str, AcquirerTable] = Field(default_factory=dict)
     """Acquirer name -> its table and overrides, e.g. {unionpay: {table: cup}}."""
+    detect_cases_in: Literal["ingest", "collector"] | None = None
+    """Which process runs charged-but-failed detection: ``ingest`` for a fleet of several
+    sites, ``collector`` for a single site without central ingest. Exactly one process per
+    case database may run it, so it is off until you choose."""
     database: str = "/var/lib/posfleet/payments.sqlite3"
     """Case store: a SQLite file path, or a PostgreSQL URL."""
     reversal_grace_seconds: Seconds = 900.0
