@@ -13,6 +13,7 @@ from posfleet.exporters.metric_spec import MetricSpec, MetricType
 WEBHOOK_RESULTS: Final = (
     "accepted",
     "invalid_json",
+    "card_data",
     "invalid_payload",
     "unsupported_version",
     "too_large",

@@ -34,29 +34,61 @@ VALID = notification(alert())
         pytest.param(b"{not json", 400, "invalid_json", "body is not JSON", id="not-json"),
         pytest.param(b"", 400, "invalid_json", "body is not JSON", id="empty"),
         pytest.param(
-            json.dumps(_without(VALID, "alerts")).encode(), 422, "invalid_payload",
-            "alerts: Field required", id="missing-alerts",
+            json.dumps(_without(VALID, "alerts")).encode(),
+            422,
+            "invalid_payload",
+            "alerts: Field required",
+            id="missing-alerts",
         ),
         pytest.param(
-            json.dumps(_without(VALID, "alerts", 0, "labels")).encode(), 422,
-            "invalid_payload", "alerts[0].labels: Field required", id="missing-labels",
+            json.dumps(_without(VALID, "alerts", 0, "labels")).encode(),
+            422,
+            "invalid_payload",
+            "alerts[0].labels: Field required",
+            id="missing-labels",
         ),
         pytest.param(
             json.dumps({**VALID, "alerts": [{**alert(), "status": "burning"}]}).encode(),
-            422, "invalid_payload", "alerts[0].status", id="bad-status",
+            422,
+            "invalid_payload",
+            "alerts[0].status",
+            id="bad-status",
         ),
         pytest.param(
-            json.dumps({**VALID, "alerts": []}).encode(), 422, "invalid_payload",
-            "alerts: List should have at least 1 item", id="no-alerts",
+            json.dumps({**VALID, "alerts": []}).encode(),
+            422,
+            "invalid_payload",
+            "alerts: List should have at least 1 item",
+            id="no-alerts",
         ),
         pytest.param(
-            json.dumps({**VALID, "version": "3"}).encode(), 422, "unsupported_version",
-            "version: '3' is not supported", id="wrong-version",
+            json.dumps({**VALID, "version": "3"}).encode(),
+            422,
+            "unsupported_version",
+            "version: '3' is not supported",
+            id="wrong-version",
         ),
         pytest.param(b"[1, 2]", 422, "invalid_payload", "Input should be", id="not-an-object"),
         pytest.param(
-            json.dumps({**VALID, "padding": "x" * 1_100_000}).encode(), 413, "too_large",
-            "larger than the limit of 1048576 bytes", id="huge",
+            json.dumps(
+                {
+                    **VALID,
+                    "alerts": [
+                        {**alert(), "annotations": {"description": "card 4761739001010010"}}
+                    ],
+                }
+            ).encode(),
+            422,
+            "card_data",
+            "contains a full card number",
+            id="card-number",
+        ),
+        pytest.param(
+            json.dumps({**VALID, "padding": "x" * 1_100_000}).encode(),
+            413,
+            "too_large",
+            "larger than the limit of 1048576 bytes",
+            id="huge",
         ),
     ],
 )
@@ -70,9 +102,20 @@ def test_a_bad_payload_is_refused_with_its_reason_stores_nothing_and_is_counted(
     assert response.status_code == status
     assert message in json.dumps(response.json()["detail"])
     assert client.get("/api/v1/tickets", headers=AUTH).json()["count"] == 0
-    assert bridge.metrics.registry.get_sample_value(
-        "posfleet_tickets_webhooks_received_total", {"result": result}
-    ) == 1
+    assert (
+        bridge.metrics.registry.get_sample_value(
+            "posfleet_tickets_webhooks_received_total", {"result": result}
+        )
+        == 1
+    )
+
+
+def test_a_card_number_in_an_alert_is_never_echoed(client: TestClient) -> None:
+    pan = "4761739001010010"
+    body = {**VALID, "alerts": [{**alert(), "annotations": {"summary": f"PAN {pan}"}}]}
+    response = client.post(WEBHOOK, json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert pan not in response.text
 
 
 def test_a_huge_body_without_content_length_is_refused_while_reading(
@@ -131,6 +174,9 @@ def test_health_and_metrics_need_no_credentials(client: TestClient) -> None:
 def test_unauthenticated_webhooks_are_counted(client: TestClient, bridge: TicketBridge) -> None:
     client.post(WEBHOOK, json=VALID)
 
-    assert bridge.metrics.registry.get_sample_value(
-        "posfleet_tickets_webhooks_received_total", {"result": "unauthorized"}
-    ) == 1
+    assert (
+        bridge.metrics.registry.get_sample_value(
+            "posfleet_tickets_webhooks_received_total", {"result": "unauthorized"}
+        )
+        == 1
+    )
