@@ -25,6 +25,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -66,18 +67,25 @@ _CHANGE_FIELDS = ("severity", "team", "action", "runbook_url")
 
 # Statements of the webhook's hot path, built once: values go in as parameters, so
 # SQLAlchemy reuses the compiled statement instead of rebuilding it for every alert.
-_OPEN_TICKET = select(tickets).where(tickets.c.open_key == bindparam("key")).with_for_update()
-_RECENTLY_CLOSED = (
+# The fault's open ticket or, when it has none, its most recently closed one within the
+# reopen window: one round trip, the open ticket first (at most one row has the open_key).
+_CURRENT_TICKET = (
     select(tickets)
     .where(
         and_(
             tickets.c.key == bindparam("key"),
-            tickets.c.status == TicketStatus.CLOSED.value,
-            tickets.c.closed_at >= bindparam("closed_since", type_=UtcDateTime),
+            or_(
+                tickets.c.open_key.is_not(None),
+                and_(
+                    tickets.c.status == TicketStatus.CLOSED.value,
+                    tickets.c.closed_at >= bindparam("closed_since", type_=UtcDateTime),
+                ),
+            ),
         )
     )
-    .order_by(tickets.c.closed_at.desc())
+    .order_by(tickets.c.open_key.is_(None), tickets.c.closed_at.desc())
     .limit(1)
+    .with_for_update()
 )
 _FACT_COLUMNS = (  # the keys of TicketStore._fact_values
     "identity", "priority", "severity", "team", "alertname", "component", "terminal", "store",
@@ -296,19 +304,19 @@ class TicketStore:
             repeated = self._repeat(conn, facts)
             if repeated is not None:
                 return repeated
-        row = conn.execute(_OPEN_TICKET, {"key": facts.key}).first()
+        current = conn.execute(
+            _CURRENT_TICKET,
+            {"key": facts.key, "closed_since": now - self._policy.reopen_window},
+        ).first()
+        row = current if current is not None and current.open_key is not None else None
         if not facts.firing:
             if row is None or row.status == TicketStatus.RESOLVED:
                 return Applied(row.id if row else None, facts.key, "ignored")
             return self._resolve(conn, row, facts, now)
         if row is not None:
             return self._refire(conn, row, facts, now)
-        recent = conn.execute(
-            _RECENTLY_CLOSED,
-            {"key": facts.key, "closed_since": now - self._policy.reopen_window},
-        ).first()
-        if recent is not None:
-            return self._reopen(conn, recent, facts, now)
+        if current is not None:
+            return self._reopen(conn, current, facts, now)
         return self._open(conn, facts, now)
 
     def _repeat(self, conn: Connection, facts: AlertFacts) -> Applied | None:
