@@ -90,7 +90,7 @@ def test_time_scaled_rules_are_the_shipped_rules_on_a_faster_clock(tmp_path: Pat
         for group in yaml.safe_load(printer.read_text())["groups"]
         for rule in group["rules"]
     }
-    assert rules["PrinterPaperRunningOut"]["for"] == "2000ms"  # 2m / 60
+    assert rules["PrinterPaperRunningOut"]["for"] == "500ms"  # 30s / 60
     assert rules["PrinterPaperRunningOut"]["keep_firing_for"] == "15000ms"  # 15m / 60
 
 
