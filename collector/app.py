@@ -35,6 +35,7 @@ from posfleet.config.models import PosfleetConfig, Source, Store, Terminal
 from posfleet.exporters.derived.metrics import DerivedMetrics
 from posfleet.exporters.prometheus.render import TerminalExposition
 from posfleet.exporters.remote_write.writer import RemoteWriter, running_remote_writer
+from posfleet.supervise import run_until_stopped
 from posfleet.validation import field_errors
 
 logger = logging.getLogger(__name__)
@@ -272,18 +273,7 @@ class CollectorApp:
         ]
         if self.hub is not None:
             tasks.append(asyncio.create_task(self.hub.run(), name="mqtt-hub"))
-        stopper = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopper.cancel()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(stopper, *tasks, return_exceptions=True)
-        for task in tasks:
-            # A task that ended before the stop was asked for is a bug: report it.
-            if not task.cancelled() and task.exception() is not None:
-                raise RuntimeError(f"{task.get_name()} stopped") from task.exception()
+        await run_until_stopped(stop, tasks)
         logger.info("collector stopped")
 
     async def _close_drivers(self) -> None:

@@ -34,6 +34,7 @@ from posfleet.exporters.mqtt_uplink.connection import (
     parse_broker_url,
 )
 from posfleet.exporters.prometheus.render import TerminalExposition
+from posfleet.supervise import run_until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -192,16 +193,5 @@ class IngestApp:
                 self.terminal_metrics.keep_warm(WARM_METRICS_SECONDS), name="metrics warm-up"
             ),
         ]
-        stopper = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopper.cancel()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(stopper, *tasks, return_exceptions=True)
-        for task in tasks:
-            # A task that ended before the stop was asked for is a bug: report it.
-            if not task.cancelled() and task.exception() is not None:
-                raise RuntimeError(f"{task.get_name()} stopped") from task.exception()
+        await run_until_stopped(stop, tasks)
         logger.info("ingest stopped")
