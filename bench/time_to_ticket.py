@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import math
 import os
@@ -62,6 +61,7 @@ from posfleet.simulator.clock import Clock as SimulatedClock
 from posfleet.simulator.config_writer import TOKEN_ENV
 from posfleet.simulator.runner import RunOptions, Simulation
 from posfleet.simulator.scenario import Scenario, load_scenario
+from posfleet.stack.alertmanager import config_for_bridge
 from posfleet.stack.net import LOOPBACK, free_port
 from posfleet.stack.process import ManagedProcess
 
@@ -90,8 +90,15 @@ PROBES = (
     Probe("paper_out", "T-0001", "PrinterPaperOut"),
 )
 
-_UNIT_SECONDS = {"y": 31_536_000.0, "w": 604_800.0, "d": 86_400.0, "h": 3600.0, "m": 60.0,
-                 "s": 1.0, "ms": 0.001}
+_UNIT_SECONDS = {
+    "y": 31_536_000.0,
+    "w": 604_800.0,
+    "d": 86_400.0,
+    "h": 3600.0,
+    "m": 60.0,
+    "s": 1.0,
+    "ms": 0.001,
+}
 _DURATION = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
 
 
@@ -142,8 +149,11 @@ class Timings:
         """Slowest, for the first alert of a store: every wait at its longest."""
         evaluations = math.ceil(for_seconds / self.evaluation_interval)
         return (
-            self.collector_interval + self.scrape_interval + self.evaluation_interval
-            + evaluations * self.evaluation_interval + self.bridge_group_wait
+            self.collector_interval
+            + self.scrape_interval
+            + self.evaluation_interval
+            + evaluations * self.evaluation_interval
+            + self.bridge_group_wait
         )
 
 
@@ -178,24 +188,6 @@ def rule_files(target: Path, overrides: dict[str, str]) -> list[Path]:
     return copies
 
 
-def alertmanager_config(webhook_url: str, token_file: Path) -> dict[str, Any]:
-    """The shipped config with the bridge receiver pointed here and the others silenced."""
-    config: dict[str, Any] = copy.deepcopy(yaml.safe_load(ALERTMANAGER_CONFIG.read_text()))
-    config["global"] = {"resolve_timeout": config["global"].get("resolve_timeout", "5m")}
-    config.pop("templates", None)
-    receivers = []
-    for receiver in config["receivers"]:
-        if receiver["name"] != BRIDGE_RECEIVER:
-            receivers.append({"name": receiver["name"]})
-            continue
-        (webhook,) = receiver["webhook_configs"]
-        webhook["url"] = webhook_url
-        webhook["http_config"]["authorization"]["credentials_file"] = str(token_file)
-        receivers.append(receiver)
-    config["receivers"] = receivers
-    return config
-
-
 # --- servers -----------------------------------------------------------------------------------
 
 
@@ -225,8 +217,17 @@ def bridge_process(workdir: Path) -> tuple[ManagedProcess, str]:
     url = f"http://{LOOPBACK}:{port}"
     process = ManagedProcess(
         "ticket-bridge",
-        [sys.executable, "-m", "posfleet", "--log-level", "warning", "tickets", "serve",
-         "-c", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "posfleet",
+            "--log-level",
+            "warning",
+            "tickets",
+            "serve",
+            "-c",
+            str(config),
+        ],
         log_path=workdir / "bridge.log",
         ready=lambda: _ready(f"{url}/healthz"),
         env={**os.environ, "POSFLEET_TICKETS__BEARER_TOKENS": json.dumps([BRIDGE_TOKEN])},
@@ -240,14 +241,18 @@ def alertmanager_process(workdir: Path, bridge_url: str) -> tuple[ManagedProcess
     token_file.write_text(BRIDGE_TOKEN)
     config = workdir / "alertmanager.yml"
     config.write_text(
-        yaml.safe_dump(alertmanager_config(f"{bridge_url}/api/v1/alertmanager", token_file))
+        yaml.safe_dump(config_for_bridge(f"{bridge_url}/api/v1/alertmanager", token_file))
     )
     address = f"{LOOPBACK}:{port}"
     process = ManagedProcess(
         "alertmanager",
-        ["prometheus-alertmanager", f"--config.file={config}",
-         f"--storage.path={workdir / 'alertmanager-data'}", f"--web.listen-address={address}",
-         "--cluster.listen-address="],
+        [
+            "prometheus-alertmanager",
+            f"--config.file={config}",
+            f"--storage.path={workdir / 'alertmanager-data'}",
+            f"--web.listen-address={address}",
+            "--cluster.listen-address=",
+        ],
         log_path=workdir / "alertmanager.log",
         ready=lambda: _ready(f"http://{address}/-/ready"),
         cwd=workdir,
@@ -272,9 +277,12 @@ def prometheus_process(
     port = free_port()
     return ManagedProcess(
         "prometheus",
-        ["prometheus", f"--config.file={path}",
-         f"--storage.tsdb.path={workdir / 'prometheus-data'}",
-         f"--web.listen-address={LOOPBACK}:{port}"],
+        [
+            "prometheus",
+            f"--config.file={path}",
+            f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+            f"--web.listen-address={LOOPBACK}:{port}",
+        ],
         log_path=workdir / "prometheus.log",
         ready=lambda: _ready(f"http://{LOOPBACK}:{port}/-/ready"),
         cwd=workdir,
@@ -308,9 +316,10 @@ def _collector_config(written: str, listen: str) -> Any:
 
 async def _opened_tickets(bridge_url: str) -> dict[tuple[str, str], datetime]:
     headers = {"Authorization": f"Bearer {BRIDGE_TOKEN}"}
-    async with aiohttp.ClientSession(headers=headers) as http, http.get(
-        f"{bridge_url}/api/v1/tickets?limit=1000"
-    ) as response:
+    async with (
+        aiohttp.ClientSession(headers=headers) as http,
+        http.get(f"{bridge_url}/api/v1/tickets?limit=1000") as response,
+    ):
         body = await response.json()
     return {
         (ticket["alertname"], ticket["terminal"] or ""): datetime.fromisoformat(
@@ -356,8 +365,13 @@ async def measure(
     scenario = Scenario.model_validate({**scenario.model_dump(), "speed": 1.0, "faults": faults})
     config_path = workdir / "fleet.yml"
     simulation = Simulation(
-        RunOptions(scenario=scenario, http_listen=(LOOPBACK, 0), token=SIMULATOR_TOKEN,
-                   write_config=config_path, ground_truth=workdir / "truth.jsonl"),
+        RunOptions(
+            scenario=scenario,
+            http_listen=(LOOPBACK, 0),
+            token=SIMULATOR_TOKEN,
+            write_config=config_path,
+            ground_truth=workdir / "truth.jsonl",
+        ),
         clock=clock,
     )
     stop = asyncio.Event()
@@ -382,8 +396,11 @@ async def measure(
                 at = opened.get((probe.alertname, probe.terminal))
                 if at is not None and found[probe] is None:
                     found[probe] = at.timestamp() + offset - fault_at.timestamp()
-                    print(f"  {probe.alertname} ticket for {probe.terminal}: "
-                          f"{found[probe]:.1f} s after {probe.kind}", flush=True)
+                    print(
+                        f"  {probe.alertname} ticket for {probe.terminal}: "
+                        f"{found[probe]:.1f} s after {probe.kind}",
+                        flush=True,
+                    )
     finally:
         stop.set()
         if collecting is not None:
@@ -393,47 +410,77 @@ async def measure(
 
 
 def print_floors(timings: Timings, overrides: dict[str, str]) -> None:
-    print(f"\nTime to ticket from the shipped timings (target {TARGET_SECONDS:g} s): floor = "
-          f"for + bridge group_wait; worst = collector {timings.collector_interval:g} s + "
-          f"scrape {timings.scrape_interval:g} s + evaluation {timings.evaluation_interval:g} "
-          f"s + for (in evaluations) + group_wait {timings.bridge_group_wait:g} s. A store "
-          f"whose Alertmanager group is already notifying waits for its group_interval "
-          f"({timings.bridge_group_interval:g} s) instead of group_wait.")
+    print(
+        f"\nTime to ticket from the shipped timings (target {TARGET_SECONDS:g} s): floor = "
+        f"for + bridge group_wait; worst = collector {timings.collector_interval:g} s + "
+        f"scrape {timings.scrape_interval:g} s + evaluation {timings.evaluation_interval:g} "
+        f"s + for (in evaluations) + group_wait {timings.bridge_group_wait:g} s. A store "
+        f"whose Alertmanager group is already notifying waits for its group_interval "
+        f"({timings.bridge_group_interval:g} s) instead of group_wait."
+    )
     print(f"  {'alert':32} {'for':>6} {'floor':>7} {'worst':>7}")
     for rule in sorted(shipped_rules(overrides), key=lambda r: seconds(str(r.get("for", "0s")))):
         duration = str(rule.get("for", "0s"))
         for_seconds = seconds(duration)
         worst = timings.worst(for_seconds)
-        verdict = "ok" if worst <= TARGET_SECONDS else (
-            "typical ok" if timings.floor(for_seconds) + 20 <= TARGET_SECONDS else "over"
+        verdict = (
+            "ok"
+            if worst <= TARGET_SECONDS
+            else ("typical ok" if timings.floor(for_seconds) + 20 <= TARGET_SECONDS else "over")
         )
-        print(f"  {rule['alert']:32} {duration:>6} {timings.floor(for_seconds):6.0f}s "
-              f"{worst:6.0f}s  {verdict}")
+        print(
+            f"  {rule['alert']:32} {duration:>6} {timings.floor(for_seconds):6.0f}s "
+            f"{worst:6.0f}s  {verdict}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--warm-seconds", type=float, default=60.0,
-                        help="real seconds of accelerated sales history before real speed")
-    parser.add_argument("--warm-speed", type=float, default=20.0,
-                        help="simulated seconds per real second during the warm-up")
-    parser.add_argument("--fault-after", type=float, default=30.0,
-                        help="seconds after the warm-up at which the faults happen")
-    parser.add_argument("--limit", type=float, default=240.0,
-                        help="seconds after the faults to wait for their tickets")
-    parser.add_argument("--rule-for", action="append", default=[], metavar="ALERT=DURATION",
-                        help="try another for: for one alert (a proposal), e.g. "
-                             "PrinterPaperOut=15s")
+    parser.add_argument(
+        "--warm-seconds",
+        type=float,
+        default=60.0,
+        help="real seconds of accelerated sales history before real speed",
+    )
+    parser.add_argument(
+        "--warm-speed",
+        type=float,
+        default=20.0,
+        help="simulated seconds per real second during the warm-up",
+    )
+    parser.add_argument(
+        "--fault-after",
+        type=float,
+        default=30.0,
+        help="seconds after the warm-up at which the faults happen",
+    )
+    parser.add_argument(
+        "--limit",
+        type=float,
+        default=240.0,
+        help="seconds after the faults to wait for their tickets",
+    )
+    parser.add_argument(
+        "--rule-for",
+        action="append",
+        default=[],
+        metavar="ALERT=DURATION",
+        help="try another for: for one alert (a proposal), e.g. PrinterPaperOut=15s",
+    )
     parser.add_argument("--evaluation-interval", help="try another evaluation interval")
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.rule_for)
     timings = Timings.shipped(args.evaluation_interval)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
-          f"Python {platform.python_version()}")
-    print(f"timings: collector {timings.collector_interval:g} s, scrape "
-          f"{timings.scrape_interval:g} s, evaluation {timings.evaluation_interval:g} s, "
-          f"bridge group_wait {timings.bridge_group_wait:g} s"
-          + (f"; for: overrides {overrides}" if overrides else "; shipped for:"))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"timings: collector {timings.collector_interval:g} s, scrape "
+        f"{timings.scrape_interval:g} s, evaluation {timings.evaluation_interval:g} s, "
+        f"bridge group_wait {timings.bridge_group_wait:g} s"
+        + (f"; for: overrides {overrides}" if overrides else "; shipped for:")
+    )
     with tempfile.TemporaryDirectory(prefix="posfleet-bench-ticket-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         bridge, bridge_url = bridge_process(workdir)
@@ -442,20 +489,30 @@ def main() -> None:
         stack.enter_context(running(manager))
         collector_listen = f"{LOOPBACK}:{free_port()}"
         rules = rule_files(workdir / "rules", overrides)
-        stack.enter_context(running(prometheus_process(
-            workdir, collector_listen, manager_address, rules, timings.evaluation_interval
-        )))
-        print(f"warm-up {args.warm_seconds:g} s at speed {args.warm_speed:g}, then real "
-              f"speed; faults {args.fault_after:g} s later; tickets awaited for at most "
-              f"{args.limit:g} s", flush=True)
+        stack.enter_context(
+            running(
+                prometheus_process(
+                    workdir, collector_listen, manager_address, rules, timings.evaluation_interval
+                )
+            )
+        )
+        print(
+            f"warm-up {args.warm_seconds:g} s at speed {args.warm_speed:g}, then real "
+            f"speed; faults {args.fault_after:g} s later; tickets awaited for at most "
+            f"{args.limit:g} s",
+            flush=True,
+        )
         started = time.monotonic()
         found = asyncio.run(measure(bridge_url, collector_listen, workdir, args))
         print(f"ran {time.monotonic() - started:.0f} s")
     print("\nMeasured time to ticket:")
     for probe, value in found.items():
         shown = f"{value:.1f} s" if value is not None else f"no ticket within {args.limit:g} s"
-        verdict = "" if value is None else (" (target met)" if value <= TARGET_SECONDS
-                                            else " (over target)")
+        verdict = (
+            ""
+            if value is None
+            else (" (target met)" if value <= TARGET_SECONDS else " (over target)")
+        )
         print(f"  {probe.kind:15} {probe.terminal} -> {probe.alertname:24} {shown}{verdict}")
     print_floors(timings, overrides)
 

@@ -47,8 +47,8 @@ from posfleet.simulator.config_writer import TOKEN_ENV, fleet_config_yaml
 from posfleet.simulator.fleet import generate_fleet
 from posfleet.simulator.runner import RunOptions, Simulation
 from posfleet.simulator.scenario import Scenario, load_scenario
+from posfleet.stack.alertmanager import config_for_bridge
 from tests.alerts.bridge.support import serving
-from tests.alerts.support.alertmanager import config_for_bridge
 from tests.alerts.support.clocks import SimulatedWallClock, TimeMap
 from tests.alerts.support.ground_truth import GroundTruth, instant
 from tests.alerts.support.scaled_rules import SCALED_KEYS, write_scaled_rule_files

@@ -1,4 +1,8 @@
-"""The shipped Alertmanager configuration, adapted to deliver to a test's ticket bridge."""
+"""The shipped Alertmanager configuration, adapted to deliver to a given ticket bridge.
+
+Used by the end-to-end test and the time-to-ticket benchmark (and the coming central stack),
+so all of them run the shipped routes and inhibitions rather than a copy.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository (a checkout or an editable install), where ``deploy/`` lives."""
 SHIPPED_CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 BRIDGE_RECEIVER = "ticket-bridge"
 
