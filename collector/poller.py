@@ -23,6 +23,7 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
+from posfleet.backoff import exponential_backoff
 from posfleet.collector.clock import Clock, SystemClock
 from posfleet.collector.driver import Driver, DriverError, Reading
 from posfleet.collector.inputs import BAD_INPUT_REASONS, PENDING, AlreadyCountedBadInput
@@ -108,8 +109,7 @@ class Poller:
         base = job.interval
         if job.failures > 0:
             ceiling = max(self._settings.backoff_max_seconds, job.interval)
-            # Exponent capped so that the float never overflows on a source down for weeks.
-            base = min(job.interval * 2.0 ** min(job.failures - 1, 64), ceiling)
+            base = exponential_backoff(job.interval, job.failures - 1, ceiling)
         spread = self._settings.jitter_ratio
         return base * (1.0 + self._rng.uniform(-spread, spread))
 

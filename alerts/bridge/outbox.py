@@ -21,6 +21,7 @@ from posfleet.alerts.bridge.metrics import BridgeMetrics
 from posfleet.alerts.bridge.model import RemoteLink, Ticket
 from posfleet.alerts.bridge.store import OutboxItem, StoreUnavailable, TicketStore
 from posfleet.alerts.bridge.targets.base import TargetError, TicketTarget
+from posfleet.backoff import exponential_backoff
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,14 @@ class OutboxWorker:
                 await self._give_up(item, str(exc))
             else:
                 delay = self._backoff(item.attempts)
-                log.info("outbox item %s (%s %s): %s; retry in %.1f s",
-                         item.id, item.system, item.action, exc, delay)
+                log.info(
+                    "outbox item %s (%s %s): %s; retry in %.1f s",
+                    item.id,
+                    item.system,
+                    item.action,
+                    exc,
+                    delay,
+                )
                 next_at = self._clock() + timedelta(seconds=delay)
                 await asyncio.to_thread(self._store.outbox_retry, item, str(exc), next_at)
             return
@@ -121,7 +128,7 @@ class OutboxWorker:
         return link
 
     def _backoff(self, attempts: int) -> float:
-        base = min(self._retry_max, self._retry_min * 2 ** min(attempts, 30))
+        base = exponential_backoff(self._retry_min, attempts, self._retry_max)
         return float(min(self._retry_max, base * (0.5 + self._jitter())))
 
     async def _give_up(self, item: OutboxItem, error: str) -> None:

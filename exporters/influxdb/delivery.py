@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from posfleet.backoff import exponential_backoff
 from posfleet.exporters.influxdb.metrics import (
     AUTH,
     BAD_POINT,
@@ -212,7 +213,7 @@ class Delivery:
     # --- waiting ---------------------------------------------------------------------------
 
     def _backoff(self, failures: int) -> float:
-        ceiling = min(self._retry_max, RETRY_INITIAL_SECONDS * 2 ** min(failures - 1, 30))
+        ceiling = exponential_backoff(RETRY_INITIAL_SECONDS, failures - 1, self._retry_max)
         # Full jitter: many collectors coming back after the same outage spread out.
         return self._rng.uniform(ceiling / 2, ceiling)
 

@@ -24,6 +24,7 @@ import aiohttp
 import cramjam
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from posfleet.backoff import exponential_backoff
 from posfleet.collector.clock import Clock, SystemClock
 from posfleet.collector.state import TerminalView
 from posfleet.config.models import PosfleetConfig, RemoteWriteSettings
@@ -130,9 +131,11 @@ class RemoteWriter:
     def _delay(self, failures: int, answer: Answer) -> float:
         if answer.retry_after is not None:
             return min(answer.retry_after, MAX_RETRY_AFTER_SECONDS)
-        backoff = self.settings.min_backoff_seconds * 2.0 ** min(failures, 30)
+        backoff = exponential_backoff(
+            self.settings.min_backoff_seconds, failures, self.settings.max_backoff_seconds
+        )
         # Jitter keeps many edge collectors from retrying against one receiver in lockstep.
-        return min(self.settings.max_backoff_seconds, backoff) * self._rng.uniform(0.8, 1.0)
+        return backoff * self._rng.uniform(0.8, 1.0)
 
     async def _deliver(self, session: aiohttp.ClientSession, samples: int, body: bytes) -> None:
         """Send one request until it is stored or refused for good."""
