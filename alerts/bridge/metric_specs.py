@@ -82,8 +82,9 @@ TICKETS_METRICS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec(
         "posfleet_tickets",
         _G,
-        "Tickets in the store, per status.",
-        labels=("status",),
+        "Tickets in the store, per status and team (the team label of the alert that "
+        "opened the ticket; empty when it had none).",
+        labels=("status", "team"),
         label_values=(("status", TICKET_STATUSES),),
     ),
     MetricSpec(

@@ -1,6 +1,6 @@
 """The bridge's self-metrics, in a registry of its own (one per bridge, so tests don't mix).
 
-Counters count events as they happen; the queue depth and the tickets per status are read
+Counters count events as they happen; the queue depth and the tickets per status and team are read
 from the store on every scrape (a store that does not answer leaves them out and counts a
 store error). One custom collector builds every family from
 :data:`~posfleet.alerts.bridge.metric_specs.TICKETS_METRICS`, so the exposition holds the
@@ -36,7 +36,7 @@ _SPECS: Final = {spec.name: spec for spec in TICKETS_METRICS}
 class _StoreView(Protocol):
     def outbox_depth(self) -> dict[str, int]: ...
 
-    def counts_by_status(self) -> dict[str, int]: ...
+    def counts_by_status_and_team(self) -> dict[tuple[str, str], int]: ...
 
 
 class _Count:
@@ -146,7 +146,7 @@ class BridgeMetrics(Collector):
     def _store_families(self, store: _StoreView) -> Iterator[Metric]:
         try:
             depth = store.outbox_depth()
-            counts = store.counts_by_status()
+            counts = store.counts_by_status_and_team()
         except StoreUnavailable:
             self.store_errors.labels("scrape").inc()
             return
@@ -158,5 +158,8 @@ class BridgeMetrics(Collector):
         spec = _SPECS["posfleet_tickets"]
         tickets = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
         for status in TICKET_STATUSES:
-            tickets.add_metric([status], counts.get(status, 0))
+            teams = sorted(team for known, team in counts if known == status)
+            # A status without tickets still has its series (team ""), so rules see a 0.
+            for team in teams or [""]:
+                tickets.add_metric([status, team], counts.get((status, team), 0))
         yield tickets

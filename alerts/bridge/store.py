@@ -660,6 +660,16 @@ class TicketStore:
             ).all()
         return {str(status): int(count) for status, count in rows}
 
+    def counts_by_status_and_team(self) -> dict[tuple[str, str], int]:
+        """Tickets per (status, team); ``""`` stands for tickets whose alert had no team."""
+        with self._unavailable_as_error(), self._reading() as conn:
+            rows = conn.execute(
+                select(tickets.c.status, tickets.c.team, func.count()).group_by(
+                    tickets.c.status, tickets.c.team
+                )
+            ).all()
+        return {(str(status), team or ""): int(count) for status, team, count in rows}
+
     @staticmethod
     def _links(conn: Connection, ticket_ids: Sequence[int]) -> dict[int, list[RemoteLink]]:
         if not ticket_ids:

@@ -154,8 +154,10 @@ def test_metrics_show_tickets_per_status_and_the_queue(
     _post(fleet, "/api/v1/tickets/1/close")
     text = fleet.get("/metrics").text
 
-    assert 'posfleet_tickets{status="open"} 2.0' in text
-    assert 'posfleet_tickets{status="closed"} 1.0' in text
+    assert 'posfleet_tickets{status="open",team="it"} 1.0' in text
+    assert 'posfleet_tickets{status="open",team="technician"} 1.0' in text
+    assert 'posfleet_tickets{status="closed",team="technician"} 1.0' in text
+    assert 'posfleet_tickets{status="acknowledged",team=""} 0.0' in text
     assert "posfleet_tickets_opened_total 3.0" in text
     assert 'posfleet_tickets_closed_total{reason="manual"} 1.0' in text
     assert 'posfleet_tickets_webhooks_received_total{result="accepted"} 3.0' in text

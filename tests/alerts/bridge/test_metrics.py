@@ -48,7 +48,7 @@ async def test_metrics_match_the_catalogue_after_a_ticket_and_a_failed_push(
     assert 'posfleet_tickets_outbound_calls_total{result="error",system="webhook"} 1.0' in after
     assert 'posfleet_tickets_outbox_queue_depth{system="webhook"} 1.0' in after
     assert 'posfleet_tickets_alerts_applied_total{outcome="opened"} 1.0' in after
-    assert 'posfleet_tickets{status="open"} 1.0' in after
+    assert 'posfleet_tickets{status="open",team="technician"} 1.0' in after
     # Before any event, closed label sets and the configured system are at zero.
     assert exposition_problems(before, TICKETS_METRICS) == []
     for series in (
