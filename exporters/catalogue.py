@@ -34,7 +34,9 @@ from posfleet.exporters.metric_spec import (
     exposition_problems,
 )
 from posfleet.exporters.mqtt_uplink.metrics import UPLINK_METRICS
+from posfleet.exporters.status_store.metrics import STATUS_STORE_METRICS
 from posfleet.payments.metric_specs import PAYMENTS_METRICS
+from posfleet.web.metric_specs import WEB_METRICS
 
 __all__ = [
     "CATALOGUE",
@@ -655,3 +657,5 @@ CATALOGUE.register("mqtt_uplink", UPLINK_METRICS)
 CATALOGUE.register("ingest", INGEST_METRICS)
 CATALOGUE.register("tickets", TICKETS_METRICS)
 CATALOGUE.register("payments", PAYMENTS_METRICS)
+CATALOGUE.register("status_store", STATUS_STORE_METRICS)
+CATALOGUE.register("web", WEB_METRICS)

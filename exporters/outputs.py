@@ -16,6 +16,7 @@ from posfleet.collector.sink import Sink
 from posfleet.config import PosfleetConfig
 from posfleet.exporters.influxdb import InfluxDbSink
 from posfleet.exporters.mqtt_uplink.sink import build_uplink_sink
+from posfleet.exporters.status_store.sink import StatusStoreSink
 from posfleet.payments.cases import CaseEngine
 from posfleet.payments.output import case_engine_from_config
 from posfleet.telemetry import StatusSnapshot, TransactionEvent
@@ -72,7 +73,7 @@ class CaseEngineOutput:
 def build_outputs(config: PosfleetConfig, *, role: Literal["collector", "ingest"]) -> Outputs:
     """InfluxDB when ``influxdb:`` is set; the MQTT uplink when ``uplink:`` is set and this
     is the edge collector; charged-but-failed detection where ``payments.detect_cases_in``
-    names this role.
+    names this role; the status store where ``status_store.write_in`` names it.
 
     Opens the disk buffers and databases: blocking I/O, done once at start-up.
     """
@@ -85,4 +86,6 @@ def build_outputs(config: PosfleetConfig, *, role: Literal["collector", "ingest"
             outputs.sinks.append(uplink_sink)
     if config.payments.detect_cases_in == role:
         outputs.sinks.append(CaseEngineOutput(case_engine_from_config(config)))
+    if config.status_store is not None and config.status_store.write_in == role:
+        outputs.sinks.append(StatusStoreSink.from_config(config))
     return outputs

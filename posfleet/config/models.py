@@ -27,8 +27,10 @@ from posfleet.alerts.bridge.config import (
     RedmineTargetSettings,
     WebhookTargetSettings,
 )
+from posfleet.exporters.status_store.config import StatusStoreSettings
 from posfleet.payments.config import PaymentsSettings
 from posfleet.telemetry.base import Identifier
+from posfleet.web.config import WebSettings
 
 
 class ConfigModel(BaseModel):
@@ -475,6 +477,11 @@ class PosfleetConfig(BaseSettings):
     """Alerting policy: thresholds and baselines the alert rules use."""
     payments: PaymentsSettings = PaymentsSettings()
     """Payment failure causes, charged-but-failed cases and reconciliation files."""
+    status_store: StatusStoreSettings | None = None
+    """Status store output (terminals' latest state and hourly history for the web app);
+    absent means none."""
+    web: WebSettings = WebSettings()
+    """The web app: status pages, fleet view, ticket queue and JSON API."""
 
     def terminals(self) -> list[tuple[Store, Terminal]]:
         return [(store, terminal) for store in self.stores for terminal in store.terminals]
