@@ -39,7 +39,6 @@ import json
 import math
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -64,6 +63,7 @@ from posfleet.simulator.scenario import Scenario, load_scenario
 from posfleet.stack.alertmanager import config_for_bridge
 from posfleet.stack.net import LOOPBACK, free_port
 from posfleet.stack.process import ManagedProcess
+from posfleet.stack.rules import parse_duration_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "deploy" / "scenarios" / "paper-runs-out.yml"
@@ -90,24 +90,9 @@ PROBES = (
     Probe("paper_out", "T-0001", "PrinterPaperOut"),
 )
 
-_UNIT_SECONDS = {
-    "y": 31_536_000.0,
-    "w": 604_800.0,
-    "d": 86_400.0,
-    "h": 3600.0,
-    "m": 60.0,
-    "s": 1.0,
-    "ms": 0.001,
-}
-_DURATION = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
-
-
 def seconds(duration: str) -> float:
     """Seconds of a Prometheus duration such as ``2m`` or ``1h30m``."""
-    parts = _DURATION.findall(duration)
-    if not parts or "".join(n + u for n, u in parts) != duration:
-        raise ValueError(f"not a Prometheus duration: {duration!r}")
-    return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    return parse_duration_ms(duration) / 1000
 
 
 # --- the shipped configuration ---------------------------------------------------------------

@@ -69,8 +69,12 @@ class Fleet:
         tick_seconds: float = 60.0,
         status_interval: float = 60.0,
         reports_status: Callable[[TerminalSpec], bool] = mqtt_only,
+        spontaneous_faults: bool = True,
     ) -> None:
         self.spec = spec
+        self.spontaneous_faults = spontaneous_faults
+        """False: only scripted faults and those the terminals' state leads to (see
+        :attr:`posfleet.simulator.scenario.Scenario.spontaneous_faults`)."""
         self.now = start
         self.tick_seconds = tick_seconds
         self.status_interval = status_interval
@@ -81,7 +85,8 @@ class Fleet:
         self.stores = [StoreState(s, merchants[s.merchant.id]) for s in spec.stores]
         store_by_id = {state.spec.id: state for state in self.stores}
         self.terminals = [
-            SimTerminal(t, seed, start, store_by_id[t.store.id], self.faults)
+            SimTerminal(t, seed, start, store_by_id[t.store.id], self.faults,
+                        spontaneous_faults=spontaneous_faults)
             for t in spec.terminals
         ]
         self.by_id = {terminal.spec.id: terminal for terminal in self.terminals}
@@ -171,11 +176,15 @@ class Fleet:
             self._run_scripted(self._scripted[index], at)
         elif kind == _UPLINK:
             rng = self._uplink_rng[index]
-            self._start_uplink(index, at, fault_duration(rng, "uplink_down"), scripted=False)
+            duration = fault_duration(rng, "uplink_down")  # drawn either way: same stream
+            if self.spontaneous_faults:
+                self._start_uplink(index, at, duration, scripted=False)
             push(self._queue, (at + rng.expovariate(1 / UPLINK_MEAN_SECONDS), _UPLINK, index))
         elif kind == _GATEWAY:
             rng = self._gateway_rng[index]
-            self._start_gateway(index, at, fault_duration(rng, "gateway_outage"), scripted=False)
+            duration = fault_duration(rng, "gateway_outage")
+            if self.spontaneous_faults:
+                self._start_gateway(index, at, duration, scripted=False)
             push(self._queue, (at + rng.expovariate(1 / GATEWAY_MEAN_SECONDS), _GATEWAY, index))
         elif kind == _UPLINK_END:
             store = self.stores[index]

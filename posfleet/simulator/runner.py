@@ -66,6 +66,7 @@ class Simulation:
             scripted=scenario.scripted_faults(),
             status_interval=scenario.status_interval_seconds,
             reports_status=(lambda _spec: True) if options.record else mqtt_only,
+            spontaneous_faults=scenario.spontaneous_faults,
         )
         self._sleep = sleep
         self.http_base: str | None = None

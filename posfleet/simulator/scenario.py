@@ -152,6 +152,16 @@ class Scenario(ScenarioModel):
     """Simulated seconds per real second (60: a simulated minute per second)."""
     status_interval_seconds: Annotated[float, Field(gt=0)] = 60.0
     """Simulated seconds between status pushes of MQTT terminals (and recorded snapshots)."""
+    spontaneous_faults: bool = True
+    """Whether faults also strike at random, with no warning in the terminals' status: link
+    flaps, link outages and degraded links, reboots, open printer covers, paper jams, cutter
+    errors, print-head over-temperature, store uplink and acquirer gateway outages, and card
+    readers, touch screens and QR scanners starting to degrade. false: faults come only from
+    ``faults`` below and from what the terminals' state leads to, which their status shows
+    coming (a roll running out after its near-end sensor tripped, a SIM plan used up, a
+    certificate expiring, a battery running flat). Failed payments that are no fault
+    (issuer refusals, cashier mistakes, cards read badly) happen either way. The default
+    keeps every seed's run unchanged."""
     fleet: FleetSection = FleetSection()
     """The fleet to generate."""
     faults: list[ScriptedFaultEntry] = Field(default_factory=list)

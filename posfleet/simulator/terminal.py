@@ -56,6 +56,9 @@ _DURATION: dict[str, tuple[float, float]] = {
 DEGRADING = ("card_reader_degraded", "touch_degraded", "qr_scanner_degraded")
 _PRINTER_FAULTS = frozenset(("paper_out", "paper_jam", "cutter_error", "cover_open",
                              "over_temperature"))
+SUDDEN_PRINTER_FAULTS = frozenset(("paper_jam", "cutter_error", "over_temperature"))
+"""Faults a print job causes by chance, with no sign in the status beforehand (a roll
+running out is announced by its near-end sensor)."""
 
 
 def fault_duration(rng: random.Random, kind: str) -> float:
@@ -88,9 +91,19 @@ class SimTerminal:
     """A terminal's state: printer, peripherals, network, power, firmware, faults."""
 
     def __init__(
-        self, spec: TerminalSpec, seed: int, start: float, store: StoreState, log: FaultLog
+        self,
+        spec: TerminalSpec,
+        seed: int,
+        start: float,
+        store: StoreState,
+        log: FaultLog,
+        *,
+        spontaneous_faults: bool = True,
     ) -> None:
         self.spec = spec
+        self.spontaneous_faults = spontaneous_faults
+        """False: no random onsets, chance print faults or open covers (the scenario's
+        ``spontaneous_faults``); the random draws that schedule onsets still happen."""
         self.store = store
         self.log = log
         setup = stream(seed, spec.id, "state")
@@ -215,13 +228,16 @@ class SimTerminal:
             return
         self.printer.roll = PaperRoll.fresh(self.rng)
         self.replace_roll_at = None
-        if self.rng.random() < 0.05:  # hurried staff leave the cover not quite shut
+        # Hurried staff leave the cover not quite shut.
+        if self.rng.random() < 0.05 and self.spontaneous_faults:
             self.start_fault("cover_open", now, fault_duration(self.rng, "cover_open"))
 
     def printer_faults(self, kinds: list[str], now: float) -> None:
         """Start the faults a print job caused and plan when staff deal with the paper."""
         rng = self.rng
         for kind in kinds:
+            if kind in SUDDEN_PRINTER_FAULTS and not self.spontaneous_faults:
+                continue
             duration = fault_duration(rng, kind)
             if kind == "paper_out" and self.replace_roll_at is not None:
                 duration = min(duration, max(1.0, self.replace_roll_at - now))
@@ -275,7 +291,7 @@ class SimTerminal:
         wired = 1.0 if self.spec.interface in ("wifi", "cellular") else _WIRED_HAZARD_FACTOR
         mean = _HAZARD_MEAN[kind] * self._hazard_factor(kind, wired)
         self.next_onset[kind] = now + rng.expovariate(1.0 / mean)
-        if kind in self.faults:
+        if kind in self.faults or not self.spontaneous_faults:
             return
         if kind in DEGRADING:
             self.start_degrading(kind, now, rng.uniform(HOUR, 12 * HOUR), scripted=False)

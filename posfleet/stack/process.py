@@ -55,6 +55,7 @@ class ManagedProcess:
         env: Mapping[str, str] | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        detached: bool = False,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -64,6 +65,9 @@ class ManagedProcess:
         self.env = dict(env) if env is not None else None
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        self.detached = detached
+        """True: the process outlives this Python process (``posfleet stack up``); False:
+        Linux sends it SIGTERM when its parent dies (tests, the demo)."""
         self._popen: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -80,6 +84,14 @@ class ManagedProcess:
 
     def start(self) -> None:
         """Start the process and wait until it is ready; raise ServerStartError otherwise."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (then :meth:`wait_ready`), so that
+        several servers can start side by side. Launch from a thread that lives as long as
+        the process should: Linux's parent-death signal fires when the launching *thread*
+        exits (unless ``detached``)."""
         if self.running:
             raise ServerStartError(f"{self.name} is already running (pid {self.pid})")
         executable = shutil.which(self.argv[0])
@@ -102,15 +114,19 @@ class ManagedProcess:
                 cwd=self.cwd,
                 env=self.env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=(
+                    _die_with_parent if sys.platform == "linux" and not self.detached else None
+                ),
             )
         except OSError as err:
             self._close_log()
             raise ServerStartError(f"{self.name}: cannot execute {executable}: {err}") from err
-        self._wait_ready()
 
-    def _wait_ready(self) -> None:
-        assert self._popen is not None
+    def wait_ready(self) -> None:
+        """Poll the readiness probe until it answers True; ServerStartError when the process
+        exits first or ``start_timeout`` (counted from now) passes."""
+        if self._popen is None:
+            raise ServerStartError(f"{self.name} was not launched")
         deadline = time.monotonic() + self.start_timeout
         while True:
             code = self._popen.poll()
@@ -120,6 +136,8 @@ class ManagedProcess:
                     f"{self.name} exited with code {code} before it became ready"
                 )
             if self.ready():
+                if self.detached:
+                    self._close_log()  # the child keeps its own copy of the descriptor
                 return
             if time.monotonic() >= deadline:
                 self.stop()
@@ -162,3 +180,48 @@ class ManagedProcess:
 def environ_without(*prefixes: str) -> dict[str, str]:
     """A copy of os.environ without variables starting with any of ``prefixes``."""
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+# --- processes known only by pid (``posfleet stack status`` / ``down`` from another process) ---
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The start time of process ``pid`` in clock ticks since boot (field 22 of
+    /proc/PID/stat), or None when no such process runs. Stored with a pid, it tells a
+    recycled pid from the process that was started."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may contain spaces.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] == "Z":  # a zombie has exited; only its parent has not reaped it yet
+        return None
+    return int(fields[19])
+
+
+def is_running(pid: int, start_ticks: int | None) -> bool:
+    """True while the process ``pid`` started at ``start_ticks`` (None: any) is alive."""
+    ticks = process_start_ticks(pid)
+    return ticks is not None and (start_ticks is None or ticks == start_ticks)
+
+
+def stop_pid(pid: int, start_ticks: int | None, timeout: float = DEFAULT_STOP_TIMEOUT) -> str:
+    """SIGTERM the process (if it is still the one started at ``start_ticks``), wait up to
+    ``timeout``, then SIGKILL it. Returns what happened: ``not running``, ``stopped`` or
+    ``killed``."""
+    if not is_running(pid, start_ticks):
+        return "not running"
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_running(pid, start_ticks):
+            return "stopped"
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and is_running(pid, start_ticks):
+        time.sleep(0.05)
+    return "killed"
