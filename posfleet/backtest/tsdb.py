@@ -1,0 +1,186 @@
+"""A temporary real Prometheus holding the replayed history.
+
+The OpenMetrics files are backfilled with ``promtool tsdb create-blocks-from openmetrics``;
+Prometheus (a :class:`~posfleet.stack.process.ManagedProcess` on a free loopback port, data
+in a temporary directory, retention long enough never to drop the past) serves them; the
+recording rules the alerts need are backfilled with ``promtool tsdb create-blocks-from
+rules`` layer by layer (a rule that reads another recording rule needs that rule's blocks
+first), restarting Prometheus to load each layer; then every alert expression is evaluated
+with range queries at the evaluation interval.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from posfleet.backtest.rules import RecordingRule, recording_rules_yaml
+from posfleet.stack.net import LOOPBACK, free_port
+from posfleet.stack.process import ManagedProcess
+
+QUERY_CHUNK_STEPS: Final = 1440
+"""Steps per range query (Prometheus refuses more than 11,000 points per series)."""
+RETENTION: Final = "100y"
+
+
+class BacktestError(RuntimeError):
+    """The backtest could not run (a tool failed); the message says which and why."""
+
+
+def _run(argv: Sequence[str], what: str) -> None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise BacktestError(
+            f"{what}: {argv[0]} not found (install the prometheus package)"
+        ) from None
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
+        raise BacktestError(f"{what} failed (exit {done.returncode}):\n{tail}")
+
+
+def backfill_openmetrics(
+    files: Sequence[Path],
+    data_dir: Path,
+    *,
+    jobs: int = 2,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Turn each OpenMetrics file into TSDB blocks in ``data_dir`` (``jobs`` at a time)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    done = 0
+
+    def one(path: Path) -> None:
+        _run(
+            [
+                "promtool", "tsdb", "create-blocks-from", "openmetrics",
+                "--quiet", str(path), str(data_dir),
+            ],
+            f"promtool create-blocks-from openmetrics {path.name}",
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for _ in pool.map(one, files):
+            done += 1
+            if progress is not None:
+                progress(f"backfilling series: {done}/{len(files)} files")
+
+
+@dataclass
+class Series:
+    """One series of a range query: its labels and the step times at which it had a value."""
+
+    labels: dict[str, str]
+    times: list[int]
+    values: list[float]
+
+
+class TemporaryPrometheus:
+    """A Prometheus on ``work_dir/data``; use as a context manager."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.data_dir = work_dir / "data"
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        config = work_dir / "prometheus.yml"
+        config.write_text(json.dumps({"global": {"evaluation_interval": "1m"}}), "utf-8")
+        self.process = ManagedProcess(
+            "prometheus",
+            [
+                "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.data_dir}",
+                f"--storage.tsdb.retention.time={RETENTION}",
+                f"--web.listen-address={LOOPBACK}:{self.port}",
+                "--query.max-samples=200000000",
+                "--query.timeout=10m",
+            ],
+            log_path=work_dir / "prometheus.log",
+            ready=self._ready,
+            cwd=work_dir,
+            start_timeout=120.0,
+        )
+        self._client = httpx.Client(base_url=self.url, timeout=600.0)
+
+    def _ready(self) -> bool:
+        try:
+            return self._client.get("/-/ready", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def __enter__(self) -> TemporaryPrometheus:
+        self.process.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.stop()
+        self._client.close()
+
+    def backfill_rules(
+        self,
+        layers: Sequence[Sequence[RecordingRule]],
+        start: int,
+        end: int,
+        interval: int,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Backfill each layer of recording rules over [start, end], restarting in between."""
+        for number, layer in enumerate(layers, start=1):
+            if progress is not None:
+                progress(f"recording rules: layer {number}/{len(layers)} ({len(layer)} rules)")
+            rules = self.work_dir / f"recording-{number}.yml"
+            rules.write_text(recording_rules_yaml(layer, interval), "utf-8")
+            out = self.work_dir / f"rules-{number}"
+            _run(
+                [
+                    "promtool", "tsdb", "create-blocks-from", "rules",
+                    f"--start={start}", f"--end={end + interval}",
+                    f"--url={self.url}", f"--eval-interval={interval}s",
+                    f"--output-dir={out}", str(rules),
+                ],
+                f"promtool create-blocks-from rules (layer {number})",
+            )
+            self.process.stop()
+            for block in sorted(out.iterdir()) if out.exists() else ():
+                if block.is_dir():
+                    shutil.move(str(block), self.data_dir / block.name)
+            self.process.start()
+
+    def query_range(self, expr: str, start: int, end: int, step: int) -> list[Series]:
+        """``expr`` at every step in [start, end], as series with the times they had values."""
+        merged: dict[str, Series] = {}
+        chunk = step * QUERY_CHUNK_STEPS
+        at = start
+        while at <= end:
+            upper = min(end, at + chunk - step)
+            for item in self._query(expr, at, upper, step):
+                labels = item["metric"]
+                key = json.dumps(labels, sort_keys=True)
+                series = merged.get(key)
+                if series is None:
+                    series = merged[key] = Series(labels, [], [])
+                for stamp, value in item["values"]:
+                    series.times.append(round(float(stamp)))
+                    series.values.append(float(value))
+            at = upper + step
+        return [merged[key] for key in sorted(merged)]
+
+    def _query(self, expr: str, start: int, end: int, step: int) -> list[dict[str, Any]]:
+        response = self._client.post(
+            "/api/v1/query_range",
+            data={"query": expr, "start": str(start), "end": str(end), "step": f"{step}s"},
+        )
+        body = response.json()
+        if response.status_code != 200 or body.get("status") != "success":
+            raise BacktestError(f"range query failed ({response.status_code}): {body.get('error')}")
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
