@@ -293,7 +293,12 @@ class StatusReader:
         conditions: list[ColumnElement[bool]] = []
         wanted = scope.narrow(None)
         if wanted is not None:
-            conditions.append(H.merchant_id == wanted)
+            # With a store or a terminal, keep the merchant condition out of the index choice
+            # (`|| ''` is the same value, but no index matches it): without statistics SQLite
+            # would pick the (merchant_id, hour) index and read every store of a chain.
+            narrow = store_id is not None or terminal_id is not None
+            merchant = H.merchant_id.concat("") if narrow else H.merchant_id
+            conditions.append(merchant == wanted)
         if store_id is not None:
             conditions.append(H.store_id == store_id)
         if terminal_id is not None:

@@ -104,6 +104,7 @@ def test_history_sums_minutes_online_over_a_stores_terminals(reader: StatusReade
     store = reader.history(Scope("M-A"), store_id="S-A1", hours=2)
     printer_down = reader.history(Scope(None), terminal_id="T-B1", hours=1)
     foreign = reader.history(Scope("M-A"), store_id="S-B1")
+    foreign_terminal = reader.history(Scope("M-A"), terminal_id="T-B1")
 
     last = store.hours[-1]
     assert last.hour == T0
@@ -115,3 +116,4 @@ def test_history_sums_minutes_online_over_a_stores_terminals(reader: StatusReade
     assert printer_down.hours[-1].online_minutes == 30
     assert printer_down.hours[-1].ready_minutes == 0
     assert foreign.hours == []
+    assert foreign_terminal.hours == []
