@@ -25,6 +25,7 @@ from posfleet.alerts.bridge.inventory import Inventory
 from posfleet.web.accounts import ensure_user
 from posfleet.web.app import create_app
 from posfleet.web.context import WebContext, status_database
+from tests.alerts.bridge.support import serving
 from tests.web.support import (
     MERCHANT_OF,
     PASSWORDS,
@@ -35,7 +36,6 @@ from tests.web.support import (
     open_ticket,
     seed_case,
     seed_status,
-    serving,
 )
 
 TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)

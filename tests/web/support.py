@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 
 from posfleet.config import PosfleetConfig, parse_config
 from posfleet.exporters.status_store.sink import StatusStoreSink
@@ -25,7 +20,6 @@ from posfleet.payments.index import OpenCase
 from posfleet.payments.model import CaseKind, SaleFacts
 from posfleet.payments.store import CaseStore
 from posfleet.telemetry import StatusSnapshot, TransactionEvent
-from tests.fixtures.net import LOOPBACK, free_port
 
 BRIDGE_TOKEN = "web-test-bridge-token"
 PASSWORDS = {
@@ -277,27 +271,6 @@ class World:
     """Ticket id per terminal (T-A2, T-B1)."""
     cases: dict[str, str]
     """Case id per merchant (M-A, M-B)."""
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` with uvicorn in a thread on a free loopback port; yield its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=LOOPBACK, port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise AssertionError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://{LOOPBACK}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def now_utc() -> datetime:

@@ -130,7 +130,7 @@ def serving(app: FastAPI) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 15
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise AssertionError("uvicorn did not start")

@@ -23,11 +23,12 @@ from playwright.sync_api import Browser, Page, StorageState
 
 from posfleet.web.app import create_app
 from posfleet.web.context import WebContext
+from tests.alerts.bridge.support import serving
 from tests.fixtures.browser import PageFactory
 from tests.fixtures.net import LOOPBACK
 from tests.web.browser.pages import sign_in
 from tests.web.conftest import TEST_HASHER
-from tests.web.support import World, serving
+from tests.web.support import World
 
 GOOD = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Terminals</title>

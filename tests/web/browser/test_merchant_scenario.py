@@ -48,13 +48,13 @@ from posfleet.stack.alertmanager import config_for_bridge
 from posfleet.web.accounts import ensure_user
 from posfleet.web.app import create_app
 from posfleet.web.context import WebContext, status_database
+from tests.alerts.bridge.support import serving
 from tests.alerts.support.clocks import SimulatedWallClock
 from tests.alerts.support.scaled_rules import write_scaled_rule_files
 from tests.fixtures.browser import Screenshots
 from tests.fixtures.net import LOOPBACK, free_port
 from tests.fixtures.servers import AlertmanagerFactory, PrometheusFactory, scrape_job
 from tests.web.conftest import TEST_HASHER
-from tests.web.support import serving
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIO = ROOT / "deploy" / "scenarios" / "paper-runs-out.yml"
