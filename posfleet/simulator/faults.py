@@ -19,19 +19,33 @@ FAULT_COMPONENTS: Final[dict[str, str]] = {
     "cutter_error": "printer",
     "cover_open": "printer",
     "over_temperature": "printer",
+    "paper_low": "printer",
+    "printer_wear": "printer",
     "card_reader_degraded": "card_reader",
     "touch_degraded": "screen",
     "qr_scanner_degraded": "qr_scanner",
     "link_down": "network",
     "link_flap": "network",
     "network_degraded": "network",
+    "congestion_burst": "network",
+    "signal_fading": "network",
+    "link_unstable": "network",
     "sim_quota_exhausted": "network",
     "uplink_down": "network",
     "gateway_outage": "acquirer",
     "reboot": "system",
     "battery_low": "system",
+    "battery_worn": "system",
     "certificate_expired": "firmware",
 }
+DEVELOPING: Final = frozenset(
+    {"paper_low", "printer_wear", "signal_fading", "link_unstable", "battery_worn"}
+)
+"""Conditions that are faults in the making: they fail no payment themselves, but the
+faults they lead to do (a roll past its near-end mark runs out, a worn mechanism jams and
+miscuts, a fading signal drops the link and times requests out, an unstable link flaps, a
+battery below 60% of its design capacity dies mid-shift).
+They are in the ground truth so that a warning raised during one is not counted as false."""
 
 
 def iso(at: float) -> str:
@@ -51,6 +65,9 @@ class Fault:
     terminal_id: str | None = None
     end: float | None = None
     scripted: bool = False
+    cause: Fault | None = None
+    """The developing fault this one comes from (a worn mechanism's jams): failed payments
+    are blamed on the cause, so its consequences make one episode, not one per jam."""
 
     @property
     def component(self) -> str:
@@ -69,6 +86,7 @@ class Fault:
             "start": iso(self.start),
             "end": iso(self.end) if self.end is not None else None,
             "scripted": self.scripted,
+            "cause": self.cause.id if self.cause is not None else None,
         }
 
 
@@ -108,6 +126,8 @@ class FaultLog:
         self.pending.append(fault.record())
 
     def failed_transaction(self, event: dict[str, Any], fault: Fault | None) -> None:
+        if fault is not None and fault.cause is not None:
+            fault = fault.cause
         self.pending.append(
             {
                 "type": "failed_transaction",

@@ -6,10 +6,16 @@ import random
 
 from posfleet.simulator.catalog import Interface
 
+# Installers check coverage, so every terminal starts with its signal above the edge where
+# requests begin to suffer; it gets worse only through a ``signal_fading`` fault.
 _SIGNAL_BASELINE_DBM: dict[Interface, tuple[float, float]] = {
-    "wifi": (-75.0, -50.0),
-    "cellular": (-108.0, -80.0),
+    "wifi": (-70.0, -50.0),
+    "cellular": (-94.0, -75.0),
 }
+WEAK_EDGE_DBM: dict[Interface, float] = {"wifi": -78.0, "cellular": -100.0}
+"""Below this, latency and loss grow with every dB lost."""
+DROP_EDGE_MARGIN_DB = 8.0
+"""So many dB below the weak edge the radio starts losing the link now and then."""
 _LATENCY_BASE_MS: dict[Interface, tuple[float, float]] = {
     "ethernet": (25.0, 60.0),
     "wifi": (40.0, 90.0),
@@ -54,23 +60,38 @@ class NetworkLink:
                 else rng.randrange(200_000_000, SIM_PLAN_BYTES)
             )
 
-    def walk(self, rng: random.Random, dt: float, degraded: bool) -> None:
-        """Advance the noise by ``dt`` seconds; ``degraded`` is a latency and loss episode."""
+    def walk(
+        self, rng: random.Random, dt: float, degraded: float, fade_db: float = 0.0
+    ) -> None:
+        """Advance the noise by ``dt`` seconds. ``degraded`` is how far a latency and loss
+        episode has gone (0 none, 1 full); ``fade_db`` how far a fading signal has sunk
+        below its usual level."""
         penalty = 0.0
         if self.baseline_dbm is not None and self.signal_dbm is not None:
-            pull = (self.baseline_dbm - self.signal_dbm) * min(1.0, dt / 600.0)
+            target = self.baseline_dbm - fade_db
+            pull = (target - self.signal_dbm) * min(1.0, dt / 600.0)
             step = self.signal_dbm + pull + rng.gauss(0.0, 1.5 * (dt / 60.0) ** 0.5)
             self.signal_dbm = max(-140.0, min(-30.0, step))
-            weak_edge = -100.0 if self.interface == "cellular" else -78.0
-            penalty = max(0.0, weak_edge - self.signal_dbm) * 25.0
+            penalty = max(0.0, self.weak_edge_dbm - self.signal_dbm) * 25.0
         jitter = abs(rng.gauss(0.0, 0.15))
         self.latency_ms = self.latency_base_ms * (1.0 + jitter) + penalty
         self.loss_ratio = min(0.02, penalty / 20_000.0)
-        if degraded:
-            self.latency_ms *= rng.uniform(4.0, 12.0)
-            self.loss_ratio = rng.uniform(0.05, 0.4)
+        if degraded > 0.0:
+            self.latency_ms *= 1.0 + degraded * (rng.uniform(4.0, 12.0) - 1.0)
+            self.loss_ratio = max(self.loss_ratio, degraded * rng.uniform(0.05, 0.4))
         if self.sim_remaining_bytes is not None:
             self.use_data(int(BACKGROUND_BYTES_PER_SECOND * dt))
+
+    @property
+    def weak_edge_dbm(self) -> float:
+        return WEAK_EDGE_DBM.get(self.interface, -100.0)
+
+    def drop_chance(self) -> float:
+        """Chance per minute that a radio this far below the weak edge loses the link."""
+        if self.signal_dbm is None:
+            return 0.0
+        below = self.weak_edge_dbm - DROP_EDGE_MARGIN_DB - self.signal_dbm
+        return min(0.5, max(0.0, below) * 0.04)
 
     def use_data(self, amount: int) -> None:
         if self.sim_remaining_bytes is not None:

@@ -12,6 +12,14 @@ from posfleet.telemetry import PaperState
 HEAD_COOLING_SECONDS = 60.0
 HEATING_PER_METRE_C = 15.0
 OVER_TEMPERATURE_C = 60.0
+JAM_CHANCE = 4e-5
+"""Per receipt and metre, of a clean mechanism (doubling over 30,000 cuts): a crumpled roll
+or a badly loaded one, with no sign beforehand."""
+FAILED_CUT_CHANCE = 6e-4
+STUCK_CUTTER_SHARE = 0.05
+WORN_JAM_CHANCE = 0.02
+WORN_FAILED_CUT_CHANCE = 0.5
+WORN_STUCK_CUTTER_SHARE = 0.25
 
 
 class PrinterMechanism:
@@ -46,8 +54,12 @@ class PrinterMechanism:
             -elapsed / HEAD_COOLING_SECONDS
         )
 
-    def print_receipt(self, rng: random.Random, now: float, length_m: float) -> list[str]:
-        """Print and cut one receipt; return the kinds of fault it caused."""
+    def print_receipt(
+        self, rng: random.Random, now: float, length_m: float, worn: float = 0.0
+    ) -> list[str]:
+        """Print and cut one receipt; return the kinds of fault it caused. ``worn`` is how far
+        a ``printer_wear`` fault (paper dust and a blunting blade) has gone, 0 to 1: it makes
+        cuts fail, and then jams, long before the mechanism stops."""
         faults: list[str] = []
         printed = self.roll.feed(length_m)
         self.lines_total += int(printed / LINE_HEIGHT_M)
@@ -57,15 +69,21 @@ class PrinterMechanism:
             faults.append("paper_out")
             return faults  # nothing left to cut
         wear = 1.0 + self.cuts_since_service / 30_000
-        if rng.random() < 2e-4 * wear * (1.0 + length_m):
+        jam_chance = (JAM_CHANCE * wear + WORN_JAM_CHANCE * worn**2) * (1.0 + length_m)
+        if rng.random() < jam_chance:
             faults.append("paper_jam")
             return faults
         self.paper_cuts_total += 1
         self.cuts_since_service += 1
-        if rng.random() < 6e-4 * wear:
+        if rng.random() < FAILED_CUT_CHANCE * wear + WORN_FAILED_CUT_CHANCE * worn:
             self.failed_cuts_total += 1
-            if rng.random() < 0.3:  # most failed cuts are torn off by hand and forgotten
+            # Most failed cuts are torn off by hand and forgotten; a blunt blade also sticks.
+            if rng.random() < STUCK_CUTTER_SHARE + WORN_STUCK_CUTTER_SHARE * worn**2:
                 faults.append("cutter_error")
         if self.head_c > OVER_TEMPERATURE_C:
             faults.append("over_temperature")
         return faults
+
+    def serviced(self) -> None:
+        """A technician cleaned the paper path and replaced the blade."""
+        self.cuts_since_service = 0

@@ -41,10 +41,12 @@ def printer_status(terminal: SimTerminal, now: float) -> PrinterStatus | None:
     )
 
 
-def _network(terminal: SimTerminal) -> dict[str, Any]:
+def _network(terminal: SimTerminal, now: float) -> dict[str, Any]:
     link = terminal.network
     faults = terminal.faults
-    link_up = not any(kind in faults for kind in ("link_down", "link_flap"))
+    link_up = not any(kind in faults for kind in ("link_down", "link_flap")) and (
+        terminal.dropped_link(now) is None
+    )
     uplink_lost = terminal.store.uplink_fault is not None and link.interface != "cellular"
     reachable = link_up and not uplink_lost and "sim_quota_exhausted" not in faults
     data: dict[str, Any] = {
@@ -105,7 +107,7 @@ def build_snapshot(terminal: SimTerminal, now: float) -> StatusSnapshot:
             "decodes_ok_total": terminal.qr_counts[0],
             "decode_failures_total": terminal.qr_counts[1],
         }
-    data["network"] = _network(terminal)
+    data["network"] = _network(terminal, now)
     data["firmware"] = {
         "os_version": spec.device.os_versions[0],
         "payment_app_version": spec.payment_app_version,

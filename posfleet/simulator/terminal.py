@@ -26,8 +26,8 @@ DAY = 86400.0
 
 # Mean time between random onsets of each fault, in seconds (per terminal).
 _HAZARD_MEAN: dict[str, float] = {
-    "link_flap": 6 * HOUR,
-    "network_degraded": 12 * HOUR,
+    "link_flap": 7 * DAY,
+    "network_degraded": 2 * DAY,
     "link_down": 20 * DAY,
     "reboot": 7 * DAY,
     "card_reader_degraded": 60 * DAY,
@@ -35,7 +35,17 @@ _HAZARD_MEAN: dict[str, float] = {
     "qr_scanner_degraded": 60 * DAY,
     "cover_open": 10 * DAY,
 }
+# Faults in the making (``faults.DEVELOPING``) and sudden congestion; drawn from their own
+# random stream so adding them left every other draw of a terminal where it was.
+_DEVELOPING_HAZARD_MEAN: dict[str, float] = {
+    "printer_wear": 25 * DAY,
+    "signal_fading": 12 * DAY,
+    "link_unstable": 20 * DAY,
+    "congestion_burst": 10 * DAY,
+}
 _WIRED_HAZARD_FACTOR = 5.0  # cables flap and degrade far less often than radio links
+WORN_BATTERY_RATIO = 0.6
+"""Capacity share of design below which vendors call a battery worn out."""
 
 # How long faults last (uniform range, seconds) when no one has to fix them.
 _DURATION: dict[str, tuple[float, float]] = {
@@ -52,8 +62,27 @@ _DURATION: dict[str, tuple[float, float]] = {
     "certificate_expired": (DAY, 3 * DAY),
     "uplink_down": (180.0, 2700.0),
     "gateway_outage": (120.0, 900.0),
+    "congestion_burst": (120.0, 600.0),
 }
+# Developing faults: (shortest, longest) ramp to full effect, and (shortest, longest) time
+# after that until it is fixed or passes.
+_RAMP: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "network_degraded": ((20 * 60.0, 3 * HOUR), (10 * 60.0, HOUR)),
+    "signal_fading": ((HOUR, 12 * HOUR), (4 * HOUR, 48 * HOUR)),
+    "printer_wear": ((2 * HOUR, 24 * HOUR), (4 * HOUR, 24 * HOUR)),
+}
+_LINK_UNSTABLE_HOURS = (2.0, 24.0)
+_LINK_DROP_SECONDS = (5.0, 60.0)
+_FADE_DEPTH_DB = (12.0, 30.0)
+NETWORK_CONDITIONS = ("network_degraded", "congestion_burst", "signal_fading")
+"""Faults that make requests time out, in the order a timeout is blamed on them."""
 DEGRADING = ("card_reader_degraded", "touch_degraded", "qr_scanner_degraded")
+WORN_BY_USE = frozenset(("card_reader_degraded", "qr_scanner_degraded"))
+"""Readers wear with the cards and codes they read, not with the hours: a random onset
+ramps over a number of reads (a scripted one over the scenario's minutes)."""
+_READS_TO_FAILURE = (40, 400)
+WEAR_FAULTS = frozenset(("paper_jam", "cutter_error"))
+"""Faults a worn printer mechanism causes (blamed on its ``printer_wear``)."""
 _PRINTER_FAULTS = frozenset(("paper_out", "paper_jam", "cutter_error", "cover_open",
                              "over_temperature"))
 SUDDEN_PRINTER_FAULTS = frozenset(("paper_jam", "cutter_error", "over_temperature"))
@@ -108,9 +137,16 @@ class SimTerminal:
         self.log = log
         setup = stream(seed, spec.id, "state")
         self.rng = stream(seed, spec.id, "run")
+        self.physics = stream(seed, spec.id, "developing")
         self.faults: dict[str, Fault] = {}
         self.repairs: dict[str, float] = {}
         self.degrading: dict[str, tuple[float, float]] = {}
+        self.wear_by_use: dict[str, list[int]] = {}
+        """Kind -> [reads so far, reads until it fails outright] of a reader wearing out."""
+        self.link_drop: tuple[float, Fault | None] | None = None
+        """(until, cause) of a short loss of the link that is not a fault of its own."""
+        self.drops_per_minute = 0.0
+        self.fade_depth_db = 0.0
         self.printer = PrinterMechanism(setup, start) if spec.has_printer else None
         self.replace_roll_at: float | None = None
         self.network = NetworkLink(setup, spec.interface or "ethernet")
@@ -141,9 +177,25 @@ class SimTerminal:
             kind: start + self.rng.expovariate(1.0 / (mean * self._hazard_factor(kind, wired)))
             for kind, mean in _HAZARD_MEAN.items()
         }
+        self.next_developing: dict[str, float] = {
+            kind: start + self.physics.expovariate(1.0 / (mean * self._hazard_factor(kind, wired)))
+            for kind, mean in _DEVELOPING_HAZARD_MEAN.items()
+            if self._can_develop(kind)
+        }
+        if self.battery is not None and self.battery.health_ratio < WORN_BATTERY_RATIO:
+            self.start_fault("battery_worn", start, None)
+
+    def _can_develop(self, kind: str) -> bool:
+        if self.spec.driver == "escpos" and kind != "printer_wear":
+            return False  # a bare receipt printer has no link of its own to lose
+        if kind == "printer_wear":
+            return self.spec.has_printer
+        if kind == "signal_fading":
+            return self.network.baseline_dbm is not None
+        return True
 
     def _hazard_factor(self, kind: str, wired: float) -> float:
-        return wired if kind in ("link_flap", "network_degraded") else 1.0
+        return wired if kind in ("link_flap", "network_degraded", "congestion_burst") else 1.0
 
     # --- state the rest of the model reads ------------------------------------------------
 
@@ -155,11 +207,46 @@ class SimTerminal:
 
     def severity(self, kind: str, now: float) -> float:
         """How far a degrading component has gone, from 0 (fine) to 1 (failed)."""
+        used = self.wear_by_use.get(kind)
+        if used is not None:
+            return min(1.0, used[0] / used[1])
         span = self.degrading.get(kind)
         if span is None:
             return 0.0
         start, full = span
         return 1.0 if now >= full else max(0.0, (now - start) / (full - start))
+
+    def dropped_link(self, now: float) -> tuple[float, Fault | None] | None:
+        """(until, cause) of a short loss of the link going on at ``now``, or None."""
+        drop = self.link_drop
+        return drop if drop is not None and now < drop[0] else None
+
+    def network_condition(self) -> Fault | None:
+        """The fault a request timing out now is blamed on (None: bad luck)."""
+        for kind in NETWORK_CONDITIONS:
+            fault = self.faults.get(kind)
+            if fault is not None:
+                return fault
+        return None
+
+    def degraded_level(self, now: float) -> float:
+        """How bad latency and loss are, 0 to 1 (a scripted episode is at full strength)."""
+        if "congestion_burst" in self.faults:
+            return 1.0
+        if "network_degraded" not in self.faults:
+            return 0.0
+        ramping = "network_degraded" in self.degrading
+        return self.severity("network_degraded", now) if ramping else 1.0
+
+    def reads_done(self, kind: str, attempts: int, now: float) -> None:
+        """Count a sale's read attempts against a reader wearing out with use; once it has
+        failed outright a technician replaces it some hours later."""
+        used = self.wear_by_use.get(kind)
+        if used is None:
+            return
+        used[0] += attempts
+        if used[0] >= used[1] and kind not in self.repairs:
+            self.repairs[kind] = now + self.physics.uniform(2 * HOUR, 24 * HOUR)
 
     def clock_skew(self, now: float) -> float:
         return self.clock_skew_at_boot + self.drift_ppm * 1e-6 * (now - self.boot_at)
@@ -213,21 +300,30 @@ class SimTerminal:
             self.network.sim_remaining_bytes = SIM_PLAN_BYTES
         elif kind == "certificate_expired":
             self.certificate_expires_at = now + 365 * DAY
-        elif kind in DEGRADING:
-            self.degrading.pop(kind, None)
+        elif kind == "printer_wear" and self.printer is not None:
+            self.printer.serviced()
+        self.degrading.pop(kind, None)
+        self.wear_by_use.pop(kind, None)
 
-    def start_degrading(self, kind: str, now: float, ramp: float, *, scripted: bool) -> None:
+    def start_degrading(
+        self, kind: str, now: float, ramp: float, *, scripted: bool,
+        lasts_after: float | None = None,
+    ) -> None:
         """A component whose errors rise over ``ramp`` seconds until it fails outright; a
-        technician replaces it some hours after it failed."""
+        technician replaces it some hours after it failed (or it passes ``lasts_after``
+        seconds after the ramp)."""
         self.start_fault(kind, now, None, scripted=scripted)
         self.degrading[kind] = (now, now + max(ramp, 1.0))
-        self.repairs[kind] = now + ramp + self.rng.uniform(2 * HOUR, 24 * HOUR)
+        if lasts_after is None:
+            lasts_after = self.rng.uniform(2 * HOUR, 24 * HOUR)
+        self.repairs[kind] = now + ramp + lasts_after
 
     def _replace_roll(self, now: float) -> None:
         if self.printer is None:
             return
         self.printer.roll = PaperRoll.fresh(self.rng)
         self.replace_roll_at = None
+        self.end_fault("paper_low", now)
         # Hurried staff leave the cover not quite shut.
         if self.rng.random() < 0.05 and self.spontaneous_faults:
             self.start_fault("cover_open", now, fault_duration(self.rng, "cover_open"))
@@ -241,7 +337,16 @@ class SimTerminal:
             duration = fault_duration(rng, kind)
             if kind == "paper_out" and self.replace_roll_at is not None:
                 duration = min(duration, max(1.0, self.replace_roll_at - now))
-            self.start_fault(kind, now, duration)
+            fault = self.start_fault(kind, now, duration)
+            wear = self.faults.get("printer_wear")
+            if kind in WEAR_FAULTS and wear is not None and fault.start == now:
+                fault.cause = wear
+        if (
+            self.printer is not None
+            and self.printer.roll.state is not PaperState.OK
+            and "paper_low" not in self.faults
+        ):
+            self.start_fault("paper_low", now, None)
         if (
             self.replace_roll_at is None
             and self.printer is not None
@@ -267,7 +372,12 @@ class SimTerminal:
         for kind, at in self.next_onset.items():
             if now >= at:
                 self._random_onset(kind, now)
-        self.network.walk(rng, dt, "network_degraded" in self.faults)
+        for kind, at in self.next_developing.items():
+            if now >= at:
+                self._developing_onset(kind, now)
+        fade = self.severity("signal_fading", now) * self.fade_depth_db
+        self.network.walk(rng, dt, self.degraded_level(now), fade)
+        self._link_drops(now, dt)
         is_open = self.store.local.is_open(now)
         if self.battery is not None:
             self.battery.step(rng, dt, is_open)
@@ -282,7 +392,9 @@ class SimTerminal:
             self.touch_errors_total += int(rng.expovariate(1.0) * 20 * level * dt / 60.0)
         if self.was_open and not is_open and self.printer is not None and self.powered:
             # End-of-day report: a long print run that heats the head.
-            kinds = self.printer.print_receipt(rng, now, rng.uniform(1.0, 3.0))
+            kinds = self.printer.print_receipt(
+                rng, now, rng.uniform(1.0, 3.0), self.severity("printer_wear", now)
+            )
             self.printer_faults(kinds, now)
         self.was_open = is_open
 
@@ -293,12 +405,58 @@ class SimTerminal:
         self.next_onset[kind] = now + rng.expovariate(1.0 / mean)
         if kind in self.faults or not self.spontaneous_faults:
             return
-        if kind in DEGRADING:
+        if kind in WORN_BY_USE:
+            self.start_fault(kind, now, None)
+            self.wear_by_use[kind] = [0, self.physics.randint(*_READS_TO_FAILURE)]
+        elif kind in DEGRADING:
             self.start_degrading(kind, now, rng.uniform(HOUR, 12 * HOUR), scripted=False)
+        elif kind == "network_degraded":
+            (ramp_low, ramp_high), (hold_low, hold_high) = _RAMP[kind]
+            self.start_degrading(
+                kind, now, rng.uniform(ramp_low, ramp_high), scripted=False,
+                lasts_after=rng.uniform(hold_low, hold_high),
+            )
         elif kind == "cover_open" and self.printer is None:
             return
         else:
             self.start_fault(kind, now, fault_duration(rng, kind))
+
+    def _developing_onset(self, kind: str, now: float) -> None:
+        physics = self.physics
+        wired = 1.0 if self.spec.interface in ("wifi", "cellular") else _WIRED_HAZARD_FACTOR
+        mean = _DEVELOPING_HAZARD_MEAN[kind] * self._hazard_factor(kind, wired)
+        self.next_developing[kind] = now + physics.expovariate(1.0 / mean)
+        if kind in self.faults or not self.spontaneous_faults:
+            return
+        if kind == "congestion_burst":
+            self.start_fault(kind, now, fault_duration(physics, kind))
+        elif kind == "link_unstable":
+            low, high = _LINK_UNSTABLE_HOURS
+            self.drops_per_minute = 1.0 / physics.uniform(4.0, 15.0)
+            self.start_fault(kind, now, physics.uniform(low, high) * HOUR)
+        else:
+            if kind == "signal_fading":
+                self.fade_depth_db = physics.uniform(*_FADE_DEPTH_DB)
+            (ramp_low, ramp_high), (hold_low, hold_high) = _RAMP[kind]
+            self.start_degrading(
+                kind, now, physics.uniform(ramp_low, ramp_high), scripted=False,
+                lasts_after=physics.uniform(hold_low, hold_high),
+            )
+
+    def _link_drops(self, now: float, dt: float) -> None:
+        """Short losses of the link: a radio far below its weak edge, or an unstable link
+        (a loose connector, a failing access point) drops now and then."""
+        if self.dropped_link(now) is not None or "link_down" in self.faults:
+            return
+        self.link_drop = None
+        chance = self.network.drop_chance()
+        cause = self.faults.get("signal_fading")
+        unstable = self.faults.get("link_unstable")
+        if unstable is not None and self.drops_per_minute > chance:
+            chance, cause = self.drops_per_minute, unstable
+        if chance > 0.0 and self.physics.random() < min(1.0, chance * dt / 60.0):
+            self.link_drop = (now + self.physics.uniform(*_LINK_DROP_SECONDS), cause)
+            self.network.link_flaps_total += 1
 
     def _battery_faults(self, now: float) -> None:
         battery = self.battery

@@ -35,6 +35,8 @@ _BASE_READ_FAILURE: dict[str, tuple[float, str]] = {
     "contactless": (0.015, "contactless_collision"),
     "qr": (0.02, "qr_decode_error"),
 }
+READ_RETRIES = 2
+"""Times a cashier asks for the card again after the reader failed to read it."""
 _READER_SLOT = {"chip": 0, "magstripe": 2, "contactless": 4}
 _CURRENCY_SCALE = {"CNY": 6.0, "GBP": 0.8}
 
@@ -70,12 +72,15 @@ class SaleBuilder:
         return data
 
 
-def _network_obstacle(terminal: SimTerminal) -> tuple[str, Fault | None] | None:
+def _network_obstacle(terminal: SimTerminal, now: float) -> tuple[str, Fault | None] | None:
     """Why the acquirer cannot be reached at all, or None."""
     faults = terminal.faults
     for kind in ("link_down", "link_flap", "sim_quota_exhausted"):
         if kind in faults:
             return "network_down", faults[kind]
+    dropped = terminal.dropped_link(now)
+    if dropped is not None:
+        return "network_down", dropped[1]
     uplink = terminal.store.uplink_fault
     if uplink is not None and terminal.spec.interface != "cellular":
         return "host_unreachable", uplink
@@ -89,9 +94,9 @@ def _send_reversal(terminal: SimTerminal, builder: SaleBuilder) -> Attempt | Non
     original, attempts = pending
     rng = terminal.rng
     base = {"amount_minor": 0, "transaction_id": f"{original}-R{attempts + 1}"}
-    obstacle = _network_obstacle(terminal)
+    obstacle = _network_obstacle(terminal, builder.now)
     if obstacle is None and rng.random() < terminal.network.timeout_probability():
-        obstacle = ("network_timeout", terminal.faults.get("network_degraded"))
+        obstacle = ("network_timeout", terminal.network_condition())
     if obstacle is not None:
         if attempts + 1 < 3:
             terminal.pending_reversal = (original, attempts + 1)
@@ -159,10 +164,22 @@ def attempt_sale(terminal: SimTerminal, now: float) -> list[Attempt]:
     draw = rng.random()
     slot = _READER_SLOT.get(entry)
     read_ok = draw >= base_rate + fault_rate * (1 - base_rate)
+    failed_reads = 0 if read_ok else 1
+    if not read_ok and draw >= base_rate:
+        # The terminal asks for the card (or code) again: a worn reader costs retries long
+        # before it costs the sale.
+        for _ in range(READ_RETRIES):
+            if terminal.physics.random() >= fault_rate:
+                read_ok = True
+                break
+            failed_reads += 1
+    terminal.reads_done(reader_kind, failed_reads + int(read_ok), now)
     if slot is not None:
-        terminal.reader_counts[slot + (0 if read_ok else 1)] += 1
+        terminal.reader_counts[slot + 1] += failed_reads
+        terminal.reader_counts[slot] += int(read_ok)
     else:
-        terminal.qr_counts[0 if read_ok else 1] += 1
+        terminal.qr_counts[1] += failed_reads
+        terminal.qr_counts[0] += int(read_ok)
     if not read_ok:
         if draw < base_rate:
             return failed(base_error, None)
@@ -174,7 +191,7 @@ def attempt_sale(terminal: SimTerminal, now: float) -> list[Attempt]:
         return failed("low_battery", faults["battery_low"])
     if "certificate_expired" in faults:
         return failed("tls_error", faults["certificate_expired"])
-    obstacle = _network_obstacle(terminal)
+    obstacle = _network_obstacle(terminal, now)
     if obstacle is not None:
         return failed(obstacle[0], obstacle[1])
     terminal.network.use_data(TRANSACTION_BYTES)
@@ -183,7 +200,7 @@ def attempt_sale(terminal: SimTerminal, now: float) -> list[Attempt]:
         terminal.pending_reversal = (f"{spec.id}-{terminal.sales_total:06d}", 0)
         attempts.append((builder.event(outcome="timeout", local_error="network_timeout",
                                        reversal_state="pending", **common),
-                         faults.get("network_degraded")))
+                         terminal.network_condition()))
         return attempts
     gateway = terminal.store.merchant.gateway_fault
     if gateway is not None:
@@ -206,7 +223,9 @@ def attempt_sale(terminal: SimTerminal, now: float) -> list[Attempt]:
     if printer is not None and terminal.powered:
         copies = (2 if rng.random() < 0.5 else 1) if approved else (rng.random() < 0.5)
         for _ in range(int(copies)):
-            kinds = printer.print_receipt(rng, now, receipt_length_m(rng))
+            kinds = printer.print_receipt(
+                rng, now, receipt_length_m(rng), terminal.severity("printer_wear", now)
+            )
             terminal.printer_faults(kinds, now)
             if kinds:
                 break

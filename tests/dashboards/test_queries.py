@@ -183,6 +183,9 @@ def _scenario() -> Plan:
         # one stays pending.
         *({"at": _minute(1), "kind": "network_degraded", "terminal": till.id,
            "for_minutes": 30} for till in tills[:2]),
+        # The second till loses its link for three minutes while reversals are queued: each
+        # retry fails, so one reversal fails for good (a charged-but-failed case).
+        {"at": _minute(9), "kind": "link_flap", "terminal": tills[1].id, "for_minutes": 3},
         # After the collector has seen the roll fine and some printing: time to empty.
         {"at": _minute(6), "kind": "paper_near_end", "terminal": focus.id},
         # Paper out for three minutes on another till: a ticket opened and closed again.

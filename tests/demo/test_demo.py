@@ -184,8 +184,8 @@ def test_demo_runs_the_whole_chain_tickets_come_first_and_nothing_stays_up(
     unscripted = {
         line["kind"] for line in truth if line["type"] == "fault" and not line["scripted"]
     }
-    assert unscripted <= {"paper_out", "battery_low", "sim_quota_exhausted",
-                          "certificate_expired"}, unscripted
+    assert unscripted <= {"paper_out", "paper_low", "battery_low", "battery_worn",
+                          "sim_quota_exhausted", "certificate_expired"}, unscripted
     first_fault_failure = min(instant(line["occurred_at"]) for line in failures)
     first_ticket = min(simulated(instant(ticket["opened_at"])) for ticket in summary["tickets"])
     assert first_ticket < first_fault_failure, (

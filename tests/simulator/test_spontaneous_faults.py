@@ -9,7 +9,10 @@ from posfleet.simulator.runner import RunOptions, Simulation
 from posfleet.simulator.scenario import Scenario, parse_scenario
 from tests.simulator.helpers import ground_truth, run
 
-STATE_DRIVEN = {"paper_out", "battery_low", "sim_quota_exhausted", "certificate_expired"}
+STATE_DRIVEN = {
+    "paper_out", "paper_low", "battery_low", "battery_worn", "sim_quota_exhausted",
+    "certificate_expired",
+}
 """Faults the terminals' own state leads to, announced in their status beforehand."""
 
 SCENARIO = """
