@@ -12,6 +12,7 @@ POLICY_THRESHOLDS: Final = (
     "acquirer_latency_warning_seconds",
     "packet_loss_max_ratio",
     "signal_min_dbm",
+    "signal_drop_warning_db",
     "link_flaps_max_per_hour",
     "sim_data_warning_seconds",
     "security_patch_max_age_seconds",

@@ -388,8 +388,12 @@ class AlertingSettings(ConfigModel):
     noisy but low latency does not)."""
     packet_loss_max_ratio: Annotated[float, Field(gt=0, le=1)] = 0.05
     """Share of lost probes to the acquirer beyond which payments start to time out."""
-    signal_min_dbm: float = -95.0
-    """Weakest usable Wi-Fi or cellular signal."""
+    signal_min_dbm: float = -100.0
+    """Weakest usable signal (cellular; Wi-Fi is unusable well before this, so a fall
+    below a Wi-Fi terminal's usual level is caught by ``signal_drop_warning_db``)."""
+    signal_drop_warning_db: Annotated[float, Field(gt=0)] = 8.0
+    """Warn when a terminal's signal has fallen this far below its level of the last day
+    and keeps falling."""
     link_flaps_max_per_hour: Annotated[float, Field(gt=0)] = 3.0
     """Link down/up cycles per hour beyond which the link counts as flapping."""
     sim_data_warning_seconds: Seconds = 259_200.0

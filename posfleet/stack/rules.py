@@ -78,6 +78,7 @@ def write_scaled_rule_files(sources: Iterable[Path], target: Path, factor: float
 # --- accelerated rules: time windows scaled as well ------------------------------------------
 
 _WINDOW = re.compile(r"\[((?:\d+(?:ms|[smhdwy]))+)(?::((?:\d+(?:ms|[smhdwy]))+))?\]")
+_OFFSET = re.compile(r"offset\s+((?:\d+(?:ms|[smhdwy]))+)")
 MIN_WINDOW_MS = 5000
 """Shortest scaled range window: a few scrapes at the demo's 1 s interval."""
 
@@ -108,7 +109,7 @@ def _predict_linear_horizons(expr: str) -> list[tuple[int, int]]:
 
 def accelerate_expr(expr: str, factor: float) -> str | None:
     """``expr`` for a world running ``factor`` times faster than Prometheus's clock: range
-    windows and literal ``predict_linear`` horizons divided by ``factor``. None when that
+    windows, offsets and literal ``predict_linear`` horizons divided by ``factor``. None when that
     cannot be done faithfully: the expression reads ``time()`` (real time, not the
     simulation's) or predicts over a horizon that is not a number literal."""
     if "time()" in expr:
@@ -128,7 +129,8 @@ def accelerate_expr(expr: str, factor: float) -> str | None:
             return f"[{scaled}:{_scaled_window(match.group(2), factor)}]"
         return f"[{scaled}]"
 
-    return _WINDOW.sub(window, expr)
+    expr = _WINDOW.sub(window, expr)
+    return _OFFSET.sub(lambda m: f"offset {_scaled_window(m.group(1), factor)}", expr)
 
 
 def accelerate_rules(document: dict[str, Any], factor: float) -> tuple[dict[str, Any], list[str]]:
