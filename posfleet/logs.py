@@ -45,5 +45,7 @@ def configure_logging(log_format: LogFormat = "text", level: str = "INFO") -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # gmqtt logs every connection and SUBACK at INFO; ingest reports those itself.
-    logging.getLogger("gmqtt").setLevel(max(logging.WARNING, root.level))
+    # gmqtt logs every connection and SUBACK at INFO (ingest reports those itself), and
+    # httpx logs every request at INFO: thousands of lines from a backtest's range queries.
+    for chatty in ("gmqtt", "httpx"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -9,7 +9,11 @@
   opened), **late** when it opened while a matching episode was already failing, and
   **noise** otherwise (no matching failure within the horizon).
 * On simulated history, a ticket is **false** when its place (terminal, or store) had no
-  fault of any kind active when it opened or starting within the horizon after.
+  fault of any kind (developing ones included: a roll past its near-end mark, a worn
+  mechanism, a fading signal) active when it opened or starting within the horizon after or
+  while the ticket stayed open (a certificate ticket opens weeks ahead). An opening whose
+  window runs past the end of the history with no fault yet cannot be judged and is left
+  out of the share.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ def analyse(
     episodes: Sequence[Episode],
     faults: Sequence[Fault] | None,
     horizon: float = DEFAULT_HORIZON,
+    history_end: float | None = None,
 ) -> Analysis:
     by_store: dict[str, list[Ticket]] = defaultdict(list)
     for ticket in tickets:
@@ -141,12 +146,19 @@ def analyse(
                 candidates = faults_by_store.get(ticket.store, []) + merchant_faults.get(
                     ticket.merchant, []
                 )
-                opening.false = not any(
+                judged_until = start + horizon if end is None else max(start + horizon, end)
+                found = any(
                     (not ticket.terminal or not f.terminal or f.terminal == ticket.terminal)
-                    and f.start <= start + horizon
+                    and f.start <= judged_until
                     and (f.end is None or f.end >= start)
                     for f in candidates
                 )
+                censored = (
+                    history_end is not None
+                    and (end is None or judged_until > history_end)
+                    and not found
+                )
+                opening.false = None if censored else not found
             openings.append(opening)
     return Analysis(matches, openings, dict(by_rule))
 
@@ -178,6 +190,7 @@ def _ticket_figures(openings: Sequence[Opening], terminal_days: float) -> dict[s
         "late": late,
         "late_share": late / count if count else None,
         "false_share": (sum(bool(o.false) for o in judged) / len(judged)) if judged else None,
+        "false_unjudged": sum(o.false is None for o in openings) if judged else 0,
     }
 
 
@@ -293,7 +306,11 @@ def table(report: dict[str, Any]) -> str:
         f"{head['tickets_per_1000_terminal_days'] or 0:.1f} per 1,000 terminal-days; "
         f"no failure within {report['horizon_seconds'] / 3600:g} h: "
         f"{_share(head['no_failure_within_horizon_share'])}; late: {head['late']}; "
-        f"false (no fault on the terminal): {_share(head['false_share'])}",
+        f"false (no fault on the terminal): {_share(head['false_share'])}"
+        + (
+            f" ({head['false_unjudged']} still open at the end with no fault yet: not judged)"
+            if head.get("false_unjudged") else ""
+        ),
         "",
     ]
     header = (

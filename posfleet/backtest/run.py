@@ -181,7 +181,9 @@ def evaluate_replay(
     # The ground truth may run past the history (or start before it): only episodes whose
     # first failure falls in the replayed period can be judged.
     episodes = [e for e in episodes if start <= e.first_failure <= end]
-    analysis = analyse(opened, episodes, truth.faults if truth else None, options.horizon_seconds)
+    analysis = analyse(
+        opened, episodes, truth.faults if truth else None, options.horizon_seconds, end
+    )
     terminal_days = sum(r.terminal_seconds for r in results) / 86400.0
     report: dict[str, Any] = {
         "version": REPORT_VERSION,

@@ -1,12 +1,15 @@
-"""Alert state (``for``, ``keep_firing_for``) and the bridge's ticket rules, on hand-made
-range-query results (no server needed: these are pure functions of the query results)."""
+"""Alert state (``for``, ``keep_firing_for``), the bridge's ticket rules and the judgement of
+tickets, on hand-made range-query results (no server needed: these are pure functions of the
+query results)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from posfleet.alerts.bridge.store import Policy
-from posfleet.backtest.evaluate import firings, tickets
+from posfleet.backtest.episodes import Fault
+from posfleet.backtest.evaluate import Ticket, firings, tickets
+from posfleet.backtest.report import analyse
 from posfleet.backtest.rules import AlertRule, duration_seconds, load_rules, metric_names
 from posfleet.backtest.tsdb import Series
 
@@ -68,3 +71,30 @@ def test_rule_parsing() -> None:
     layers = [{r.record for r in layer} for layer in rules.recording_layers]
     assert "policy:posfleet_threshold:max" in layers[0]
     assert "merchant_region:posfleet_transactions:rate5m" in layers[1]
+
+
+def _ticket(opened: int, closed: int | None) -> Ticket:
+    return Ticket("k", "CertificateExpiring", "certificate", "T-1", "S-1", "M-1", opened,
+                  [(opened, closed)])
+
+
+def _fault(start: float, end: float | None, terminal: str = "T-1") -> Fault:
+    return Fault("F-1", "certificate_expired", "firmware", terminal, "S-1", "M-1", start, end)
+
+
+def test_a_ticket_is_false_only_when_no_fault_came_while_it_could_have() -> None:
+    horizon, end_of_history = 4 * 3600, 30 * 86400.0
+    day = 86400
+    cases = [
+        # A certificate ticket opened a week ahead, open until the certificate expired.
+        (_ticket(0, 7 * day + 60), [_fault(7 * day, None)], False),
+        # Closed after a day, and nothing went wrong within the horizon or while open.
+        (_ticket(0, day), [_fault(7 * day, None)], True),
+        # A fault on another terminal of the store does not excuse it.
+        (_ticket(0, day), [_fault(3600, 7200, terminal="T-2")], True),
+        # Still open when the history ends, no fault yet: it cannot be judged.
+        (_ticket(29 * day, None), [], None),
+    ]
+    for ticket, faults, expected in cases:
+        opening = analyse([ticket], [], faults, horizon, end_of_history).openings[0]
+        assert opening.false is expected, (ticket, faults)
