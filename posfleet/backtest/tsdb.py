@@ -1,8 +1,9 @@
 """A temporary real Prometheus holding the replayed history.
 
-The OpenMetrics files are backfilled with ``promtool tsdb create-blocks-from openmetrics``;
-Prometheus (a :class:`~posfleet.stack.process.ManagedProcess` on a free loopback port, data
-in a temporary directory, retention long enough never to drop the past) serves them; the
+The OpenMetrics files are backfilled with ``promtool tsdb create-blocks-from openmetrics``
+(while the replay goes on); Prometheus (a :class:`~posfleet.stack.process.ManagedProcess` on
+a free loopback port, data in a temporary directory, retention long enough never to drop the
+past) serves them; the
 recording rules the alerts need are backfilled with ``promtool tsdb create-blocks-from
 rules`` layer by layer (a rule that reads another recording rule needs that rule's blocks
 first), restarting Prometheus to load each layer; then every alert expression is evaluated
@@ -14,8 +15,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -47,6 +49,60 @@ def _run(argv: Sequence[str], what: str) -> None:
         raise BacktestError(f"{what} failed (exit {done.returncode}):\n{tail}")
 
 
+class OpenMetricsBackfill:
+    """``promtool tsdb create-blocks-from openmetrics`` for each file, ``jobs`` at a time, as
+    files are handed in: the replay hands each block window's file in as soon as it is
+    complete, so most of the backfill runs while the replay goes on."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        jobs: int = 2,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self._progress = progress
+        self._pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        self._jobs: dict[Path, Future[None]] = {}
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def add(self, path: Path) -> None:
+        """Backfill ``path`` (once, however often it is handed in)."""
+        if path not in self._jobs:
+            self._jobs[path] = self._pool.submit(self._one, path)
+
+    def _one(self, path: Path) -> None:
+        _run(
+            [
+                "promtool", "tsdb", "create-blocks-from", "openmetrics",
+                "--quiet", str(path), str(self.data_dir),
+            ],
+            f"promtool create-blocks-from openmetrics {path.name}",
+        )  # fmt: skip
+        with self._lock:
+            self._done += 1
+            done = self._done
+        if self._progress is not None:
+            self._progress(f"backfilling series: {done}/{len(self._jobs)} files")
+
+    def finish(self, files: Sequence[Path] = ()) -> None:
+        """Backfill ``files`` too and wait for every file (the first failure is raised)."""
+        for path in files:
+            self.add(path)
+        try:
+            for job in list(self._jobs.values()):
+                job.result()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the files not started yet and wait for the running ones."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def backfill_openmetrics(
     files: Sequence[Path],
     data_dir: Path,
@@ -55,23 +111,7 @@ def backfill_openmetrics(
     progress: Callable[[str], None] | None = None,
 ) -> None:
     """Turn each OpenMetrics file into TSDB blocks in ``data_dir`` (``jobs`` at a time)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    done = 0
-
-    def one(path: Path) -> None:
-        _run(
-            [
-                "promtool", "tsdb", "create-blocks-from", "openmetrics",
-                "--quiet", str(path), str(data_dir),
-            ],
-            f"promtool create-blocks-from openmetrics {path.name}",
-        )
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for _ in pool.map(one, files):
-            done += 1
-            if progress is not None:
-                progress(f"backfilling series: {done}/{len(files)} files")
+    OpenMetricsBackfill(data_dir, jobs=jobs, progress=progress).finish(sorted(files))
 
 
 @dataclass
