@@ -171,7 +171,9 @@ def evaluate_replay(
     backfill.finish(sorted(path for r in results for path in r.files))
     lap("backfill")
     with TemporaryPrometheus(work / "prometheus") as prometheus:
-        prometheus.backfill_rules(rules.recording_layers, start, end, step, progress)
+        prometheus.backfill_rules(
+            rules.recording_layers, start, end, step, progress, jobs=options.workers
+        )
         lap("recording_rules")
         done = [0]
 
