@@ -37,9 +37,9 @@ class BacktestError(RuntimeError):
     """The backtest could not run (a tool failed); the message says which and why."""
 
 
-def _run(argv: Sequence[str], what: str) -> None:
+def _run(argv: Sequence[str], what: str, cwd: Path | None = None) -> None:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=cwd)
     except FileNotFoundError:
         raise BacktestError(
             f"{what}: {argv[0]} not found (install the prometheus package)"
@@ -179,6 +179,11 @@ class TemporaryPrometheus:
 
         promtool evaluates a file's rules one after the other, so a layer's rules are split
         between ``jobs`` promtool processes (the rules of one layer never read each other).
+        promtool evaluates a rule group at the steps shifted by an offset that is a hash of
+        the group's name and file path, and ``rate()`` extrapolates by the distance to the
+        window's edges: each rule gets a file of its own, named by its place in the layer and
+        given relative to ``work_dir`` (where promtool runs), so the offsets depend neither on
+        the temporary folder nor on ``jobs``, and the same history gives the same report.
         """
         for number, layer in enumerate(layers, start=1):
             if progress is not None:
@@ -187,20 +192,25 @@ class TemporaryPrometheus:
             commands: list[list[str]] = []
             outputs: list[Path] = []
             for part in range(parts):
-                rules = self.work_dir / f"recording-{number}-{part}.yml"
-                rules.write_text(recording_rules_yaml(layer[part::parts], interval), "utf-8")
+                files = []
+                for index in range(part, len(layer), parts):
+                    name = f"recording-{number}-{index}.yml"
+                    (self.work_dir / name).write_text(
+                        recording_rules_yaml([layer[index]], interval), "utf-8"
+                    )
+                    files.append(name)
                 outputs.append(self.work_dir / f"rules-{number}-{part}")
                 commands.append(
                     [
                         "promtool", "tsdb", "create-blocks-from", "rules",
                         f"--start={start}", f"--end={end + interval}",
                         f"--url={self.url}", f"--eval-interval={interval}s",
-                        f"--output-dir={outputs[-1]}", str(rules),
+                        f"--output-dir={outputs[-1].name}", *files,
                     ]
                 )  # fmt: skip
             what = f"promtool create-blocks-from rules (layer {number})"
             with ThreadPoolExecutor(max_workers=max(1, parts)) as pool:
-                list(pool.map(_run, commands, [what] * parts))
+                list(pool.map(_run, commands, [what] * parts, [self.work_dir] * parts))
             self.process.stop()
             for out in outputs:
                 for block in sorted(out.iterdir()) if out.exists() else ():
