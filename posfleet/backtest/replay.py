@@ -115,7 +115,8 @@ def _rare_collections() -> Iterator[None]:
 
     The replay allocates millions of short-lived objects (models, samples) and hardly any
     cycles; with the default thresholds the collector runs every 700 allocations and keeps
-    rescanning the records held back in the reorder window: a third of the replay's time.
+    rescanning the records held back in the reorder window: a quarter of the replay's time
+    for a day, more for a week (the full collections grow with the heap).
     """
     thresholds = gc.get_threshold()
     gc.freeze()
