@@ -123,10 +123,28 @@ _KEYS = re.compile(r'"([^"\\]+)"\s*:')
 _TYPE_PREFIX = re.compile(r'\s*\{\s*"type"\s*:\s*"([a-z_]+)"\s*,')
 
 
+def _nested_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Fields of ``model`` that may hold a model (a component)."""
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if _component_model(info.annotation) is not None
+    )
+
+
+_NESTED: Final[dict[type[BaseModel], frozenset[str]]] = {}
+
+
 def _fields_given(item: BaseModel) -> int:
     """Keys the JSON gave, counted from the validated model (components included)."""
-    count = len(item.model_fields_set)
-    for name in item.model_fields_set:
+    given = item.__pydantic_fields_set__
+    count = len(given)
+    model = type(item)
+    nested = _NESTED.get(model)
+    if nested is None:
+        nested = _NESTED[model] = _nested_fields(model)
+    # Only fields that can hold a component are looked at: this runs for every line.
+    for name in nested & given:
         value = getattr(item, name)
         if isinstance(value, BaseModel):
             count += _fields_given(value)

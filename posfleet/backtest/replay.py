@@ -13,13 +13,14 @@ go to partition 0, which reports them.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import queue
 import re
 import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,11 +72,15 @@ class PartitionResult:
 
 
 class _WindowFiles:
-    """OpenMetrics text split into one file per block window (each ends with ``# EOF``)."""
+    """OpenMetrics text split into one file per block window (each ends with ``# EOF``);
+    ``on_close`` receives each file once it is complete."""
 
-    def __init__(self, directory: Path, prefix: str) -> None:
+    def __init__(
+        self, directory: Path, prefix: str, on_close: Callable[[Path], None] | None = None
+    ) -> None:
         self._directory = directory
         self._prefix = prefix
+        self._on_close = on_close
         self._day: int | None = None
         self._file: IO[str] | None = None
         self.files: list[Path] = []
@@ -100,6 +105,27 @@ class _WindowFiles:
             self._file.write("# EOF\n")
             self._file.close()
             self._file = None
+            if self._on_close is not None:
+                self._on_close(self.files[-1])
+
+
+@contextlib.contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector rarely.
+
+    The replay allocates millions of short-lived objects (models, samples) and hardly any
+    cycles; with the default thresholds the collector runs every 700 allocations and keeps
+    rescanning the records held back in the reorder window: a quarter of the replay's time
+    for a day, more for a week (the full collections grow with the heap).
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def replay_partition(
@@ -111,11 +137,30 @@ def replay_partition(
     out_dir: Path,
     options: ReplayOptions,
     progress: Callable[[int], None] | None = None,
+    on_file: Callable[[Path], None] | None = None,
 ) -> PartitionResult:
-    """Replay the lines of partition ``part`` of ``parts`` into day files in ``out_dir``."""
+    """Replay the lines of partition ``part`` of ``parts`` into window files in ``out_dir``
+    (``on_file`` receives each one once it is complete)."""
+    with _rare_collections():
+        return _replay_partition(
+            trace, config, names, part, parts, out_dir, options, progress, on_file
+        )
+
+
+def _replay_partition(
+    trace: Path,
+    config: PosfleetConfig,
+    names: frozenset[str],
+    part: int,
+    parts: int,
+    out_dir: Path,
+    options: ReplayOptions,
+    progress: Callable[[int], None] | None,
+    on_file: Callable[[Path], None] | None,
+) -> PartitionResult:
     stats = HistoryStats()
     wanted = names if part == 0 else names - FLEET_WIDE
-    days = _WindowFiles(out_dir, f"part{part}")
+    days = _WindowFiles(out_dir, f"part{part}", on_file)
     writer = SeriesWriter(
         config,
         wanted,
@@ -178,7 +223,12 @@ def _worker(
     def progress(done: int) -> None:
         counters[part] = done
 
-    results.put(replay_partition(trace, config, names, part, parts, out_dir, options, progress))
+    # Completed files go through the results queue too (as paths), ahead of the result.
+    results.put(
+        replay_partition(
+            trace, config, names, part, parts, out_dir, options, progress, results.put
+        )
+    )
 
 
 def replay(
@@ -190,8 +240,10 @@ def replay(
     *,
     workers: int = 2,
     report: Callable[[str], None] | None = None,
+    on_file: Callable[[Path], None] | None = None,
 ) -> list[PartitionResult]:
-    """Replay ``trace`` in ``workers`` processes (1: in this process); results by partition."""
+    """Replay ``trace`` in ``workers`` processes (1: in this process); results by partition.
+    ``on_file`` receives each OpenMetrics file (in this process) once it is complete."""
     out_dir.mkdir(parents=True, exist_ok=True)
     size = max(1, trace.stat().st_size)
     if workers <= 1:
@@ -199,7 +251,7 @@ def replay(
             if report is not None:
                 report(f"replaying history: {100 * done / size:.0f}%")
 
-        return [replay_partition(trace, config, names, 0, 1, out_dir, options, single)]
+        return [replay_partition(trace, config, names, 0, 1, out_dir, options, single, on_file)]
     context: Any = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     counters = context.Array("q", workers, lock=False)
     results = context.Queue()
@@ -218,7 +270,11 @@ def replay(
     try:
         while len(collected) < workers:
             with contextlib.suppress(queue.Empty):
-                collected.append(results.get(timeout=1.0))
+                item = results.get(timeout=1.0)
+                if isinstance(item, PartitionResult):
+                    collected.append(item)
+                elif on_file is not None:
+                    on_file(item)
             if any(p.exitcode not in (None, 0) for p in processes):
                 raise RuntimeError("a replay worker failed (see the messages above)")
             now = time.monotonic()

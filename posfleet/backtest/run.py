@@ -28,7 +28,7 @@ from posfleet.backtest.report import (
     ticket_json,
 )
 from posfleet.backtest.rules import load_rules, rule_files
-from posfleet.backtest.tsdb import TemporaryPrometheus, backfill_openmetrics
+from posfleet.backtest.tsdb import OpenMetricsBackfill, TemporaryPrometheus
 from posfleet.config.models import PosfleetConfig
 from posfleet.exporters.catalogue import DERIVED_METRICS, TERMINAL_METRICS
 
@@ -88,10 +88,14 @@ def run_backtest(
     temporary = options.work_dir is None
     work = Path(tempfile.mkdtemp(prefix="posfleet-backtest-")) if temporary else options.work_dir
     assert work is not None
+    backfill: OpenMetricsBackfill | None = None
     try:
         om_dir = work / "openmetrics"
         if om_dir.exists():
             shutil.rmtree(om_dir)
+        backfill = OpenMetricsBackfill(
+            _fresh_data_dir(work), jobs=options.workers, progress=progress
+        )
         progress(f"replaying {trace} ({options.workers} workers)")
         results = replay(
             trace,
@@ -101,14 +105,28 @@ def run_backtest(
             replay_options(options, rules.range_metrics),
             workers=options.workers,
             report=progress,
+            on_file=backfill.add,
         )
         replayed = time.monotonic() - started
-        result = evaluate_replay(results, trace.name, work, ground_truth, options, progress)
+        result = evaluate_replay(
+            results, trace.name, work, ground_truth, options, progress, backfill
+        )
         result.timings = {"replay": replayed, **result.timings}
         return result
     finally:
+        if backfill is not None:
+            backfill.close()
         if temporary:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _fresh_data_dir(work: Path) -> Path:
+    """An empty ``work/prometheus/data`` (the TSDB of the temporary Prometheus)."""
+    data_dir = work / "prometheus" / "data"
+    if data_dir.parent.exists():
+        shutil.rmtree(data_dir.parent)
+    data_dir.mkdir(parents=True)
+    return data_dir
 
 
 def replay_options(options: BacktestOptions, dense: frozenset[str]) -> ReplayOptions:
@@ -124,9 +142,11 @@ def evaluate_replay(
     ground_truth: Path | None,
     options: BacktestOptions,
     progress: Callable[[str], None] = lambda _message: None,
+    backfill: OpenMetricsBackfill | None = None,
 ) -> BacktestResult:
     """Backfill the replayed series into a temporary Prometheus, evaluate the alert rules,
-    derive the tickets, match them to the episodes and build the report."""
+    derive the tickets, match them to the episodes and build the report. ``backfill``: the
+    one the replay handed its files to as they were completed (default: a new one)."""
     timings: dict[str, float] = {}
     clock = time.monotonic()
 
@@ -138,21 +158,22 @@ def evaluate_replay(
 
     rules = load_rules(options.rules)
     step = options.step_seconds
-    data_dir = work / "prometheus" / "data"
-    if data_dir.parent.exists():
-        shutil.rmtree(data_dir.parent)
-    data_dir.mkdir(parents=True)
+    if backfill is None:
+        backfill = OpenMetricsBackfill(
+            _fresh_data_dir(work), jobs=options.workers, progress=progress
+        )
     stats = _merge(results)
     steps = [(r.first_step, r.last_step) for r in results if r.first_step is not None]
     if not steps:
         raise ValueError(f"{history_name}: no usable history lines ({stats.skipped} skipped)")
     start = min(first for first, _ in steps if first is not None) * step
     end = max(last for _, last in steps if last is not None) * step
-    files = sorted(path for r in results for path in r.files)
-    backfill_openmetrics(files, data_dir, jobs=options.workers, progress=progress)
+    backfill.finish(sorted(path for r in results for path in r.files))
     lap("backfill")
     with TemporaryPrometheus(work / "prometheus") as prometheus:
-        prometheus.backfill_rules(rules.recording_layers, start, end, step, progress)
+        prometheus.backfill_rules(
+            rules.recording_layers, start, end, step, progress, jobs=options.workers
+        )
         lap("recording_rules")
         done = [0]
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from posfleet.backtest.history import HistoryStats, Record
-from posfleet.collector.state import TerminalView
+from posfleet.backtest.terminal_reads import Read, info_labels, terminal_plan
 from posfleet.config.models import PosfleetConfig
 from posfleet.exporters.catalogue import IDENTITY_LABELS, TERMINAL_METRICS
 from posfleet.exporters.derived.metrics import DerivedMetrics
@@ -60,47 +60,13 @@ def _run_now(coroutine: Any) -> None:
 
 
 @dataclass(slots=True)
-class _Plan:
-    view_reads: tuple[Any, ...]
-    snapshot_reads: dict[str | None, tuple[Any, ...]]
-    info: bool
+class _TerminalSeries:
+    """A terminal's series prefixes (metric name, labels, space), built once."""
 
-
-def _terminal_plan(names: frozenset[str]) -> _Plan:
-    """The exporter's read plan, restricted to the metric names the rules need."""
-    wanted = {i for i, spec in enumerate(TERMINAL_METRICS) if spec.name in names}
-    view_reads = tuple(r for r in exporter_samples._VIEW_READS if r.index in wanted)
-    snapshot_reads = {
-        component: kept
-        for component, reads in exporter_samples._SNAPSHOT_READS.items()
-        if (kept := tuple(r for r in reads if r.index in wanted))
-    }
-    return _Plan(view_reads, snapshot_reads, exporter_samples._INFO_INDEX in wanted)
-
-
-def terminal_samples(view: TerminalView, plan: _Plan) -> list[exporter_samples.TerminalSample]:
-    """:func:`posfleet.exporters.prometheus.samples.terminal_samples`, for the planned
-    metrics only (same reads, same conversions)."""
-    out: list[exporter_samples.TerminalSample] = []
-    if plan.info:
-        index = exporter_samples._INFO_INDEX
-        out.append((index, exporter_samples._info_labels(view), 1.0))
-    for read in plan.view_reads:
-        value = getattr(view, read.view_field or "")
-        if value is not None:
-            exporter_samples._emit(read, value, out)
-    snapshot = view.snapshot
-    if snapshot is None:
-        return out
-    for component, reads in plan.snapshot_reads.items():
-        part = snapshot if component is None else getattr(snapshot, component)
-        if part is None:
-            continue
-        for read in reads:
-            value = getattr(part, read.field)
-            if value is not None:
-                exporter_samples._emit(read, value, out)
-    return out
+    prefixes: list[str]
+    """Per slot of the plan's scalar reads."""
+    others: dict[tuple[int, tuple[str, ...]], str]
+    """Per (metric index, own label values), for the other reads and the info metric."""
 
 
 def _label_text(labels: Iterable[tuple[str, str]]) -> str:
@@ -132,7 +98,6 @@ class SeriesWriter:
         self.clock = ReplayClock()
         self.latest = LatestSnapshots(stale_after_seconds, self.clock)
         self.derived = DerivedMetrics(config, clock=self.clock)
-        self._plan = _terminal_plan(names)
         self._names = names
         self._emit = emit
         self._stats = stats
@@ -145,7 +110,9 @@ class SeriesWriter:
         self._last_status: dict[str, float] = {}
         self._prefixes: dict[Any, str] = {}
         self._dense = names if dense is None else dense
-        self._dense_index = tuple(spec.name in self._dense for spec in TERMINAL_METRICS)
+        self._plan = terminal_plan(names, self._dense)
+        self._info_dense = TERMINAL_METRICS[exporter_samples._INFO_INDEX].name in self._dense
+        self._terminals: dict[tuple[str, ...], _TerminalSeries] = {}
         self._heartbeat = heartbeat_seconds
         self._last: dict[str, tuple[float, int]] = {}
         """Instant-only series: prefix -> (last value written, when)."""
@@ -228,6 +195,19 @@ class SeriesWriter:
             self._prefixes[key] = prefix
         return prefix
 
+    def _terminal_prefix(self, identity: tuple[str, ...], index: int, own: tuple[str, ...]) -> str:
+        spec = TERMINAL_METRICS[index]
+        labels = [*zip(IDENTITY_LABELS, identity, strict=True)]
+        labels += zip(spec.own_labels, own, strict=True)
+        return f"{spec.name}{_label_text(labels)} "
+
+    def _terminal_series(self, identity: tuple[str, ...]) -> _TerminalSeries:
+        series = self._terminals.get(identity)
+        if series is None:
+            prefixes = [self._terminal_prefix(identity, *slot) for slot in self._plan.slots]
+            series = self._terminals[identity] = _TerminalSeries(prefixes, {})
+        return series
+
     def _sample(self, bucket: int) -> None:
         """One scrape's lines. Series read through range selectors get every sample;
         instant-only series get a sample when their value changes and at least every
@@ -244,14 +224,12 @@ class SeriesWriter:
         seen = self._seen
         oldest = at - self._heartbeat
         prefixes = self._prefixes
-        dense_index = self._dense_index
+        plan = self._plan
         terminals = 0
 
-        def write(prefix: str, dense: bool, value: float) -> None:
+        def write(prefix: str, value: float) -> None:
+            # Only instant-only series are tracked: a dense one never has a NaN to write.
             seen[prefix] = bucket
-            if dense:
-                append(prefix + repr(value) + stamp)
-                return
             previous = last.get(prefix)
             if (
                 previous is None
@@ -261,18 +239,64 @@ class SeriesWriter:
                 append(prefix + repr(value) + stamp)
                 last[prefix] = (value, at)
 
+        def write_other(
+            series: _TerminalSeries,
+            identity: tuple[str, ...],
+            dense: bool,
+            samples: Iterable[exporter_samples.TerminalSample],
+        ) -> None:
+            for index, own_values, value in samples:
+                key = (index, own_values)
+                prefix = series.others.get(key)
+                if prefix is None:
+                    prefix = series.others[key] = self._terminal_prefix(identity, *key)
+                if dense:
+                    append(prefix + repr(value) + stamp)
+                else:
+                    write(prefix, value)
+
+        def emit_other(
+            read: Read, value: Any, series: _TerminalSeries, identity: tuple[str, ...]
+        ) -> None:
+            out: list[exporter_samples.TerminalSample] = []
+            exporter_samples._emit(read.read, value, out)
+            write_other(series, identity, read.dense, out)
+
         for view in self.latest.terminals():
             terminals += 1
             identity = exporter_samples.identity_label_values(view)
-            for index, own_values, value in terminal_samples(view, self._plan):
-                key = (identity, index, own_values)
-                prefix = prefixes.get(key)
-                if prefix is None:
-                    spec = TERMINAL_METRICS[index]
-                    labels = [*zip(IDENTITY_LABELS, identity, strict=True)]
-                    labels += zip(spec.own_labels, own_values, strict=True)
-                    prefix = self._prefix(key, spec.name, labels)
-                write(prefix, dense_index[index], value)
+            series = self._terminals.get(identity) or self._terminal_series(identity)
+            series_prefixes = series.prefixes
+            if plan.info:
+                info = (exporter_samples._INFO_INDEX, info_labels(view), 1.0)
+                write_other(series, identity, self._info_dense, (info,))
+            for read in plan.view_reads:
+                value = getattr(view, read.field)
+                if value is None:
+                    continue
+                if read.convert is None:
+                    emit_other(read, value, series, identity)
+                elif read.dense:
+                    append(series_prefixes[read.slot] + repr(read.convert(value)) + stamp)
+                else:
+                    write(series_prefixes[read.slot], read.convert(value))
+            snapshot = view.snapshot
+            if snapshot is None:
+                continue
+            for component, reads in plan.snapshot_reads:
+                part = snapshot if component is None else getattr(snapshot, component)
+                if part is None:
+                    continue
+                for read in reads:
+                    value = getattr(part, read.field)
+                    if value is None:
+                        continue
+                    if read.convert is None:
+                        emit_other(read, value, series, identity)
+                    elif read.dense:
+                        append(series_prefixes[read.slot] + repr(read.convert(value)) + stamp)
+                    else:
+                        write(series_prefixes[read.slot], read.convert(value))
         self.terminal_seconds += terminals * self.step
         for family in self.derived.collect():
             for sample in family.samples:
@@ -283,7 +307,10 @@ class SeriesWriter:
                 prefix = prefixes.get(derived_key) or self._prefix(
                     derived_key, sample.name, pairs
                 )
-                write(prefix, sample.name in self._dense, float(sample.value))
+                if sample.name in self._dense:
+                    append(prefix + repr(float(sample.value)) + stamp)
+                else:
+                    write(prefix, float(sample.value))
         gone = [prefix for prefix, when in seen.items() if when != bucket]
         for prefix in gone:
             del seen[prefix]

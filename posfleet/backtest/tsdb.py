@@ -1,8 +1,9 @@
 """A temporary real Prometheus holding the replayed history.
 
-The OpenMetrics files are backfilled with ``promtool tsdb create-blocks-from openmetrics``;
-Prometheus (a :class:`~posfleet.stack.process.ManagedProcess` on a free loopback port, data
-in a temporary directory, retention long enough never to drop the past) serves them; the
+The OpenMetrics files are backfilled with ``promtool tsdb create-blocks-from openmetrics``
+(while the replay goes on); Prometheus (a :class:`~posfleet.stack.process.ManagedProcess` on
+a free loopback port, data in a temporary directory, retention long enough never to drop the
+past) serves them; the
 recording rules the alerts need are backfilled with ``promtool tsdb create-blocks-from
 rules`` layer by layer (a rule that reads another recording rule needs that rule's blocks
 first), restarting Prometheus to load each layer; then every alert expression is evaluated
@@ -14,8 +15,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -35,9 +37,9 @@ class BacktestError(RuntimeError):
     """The backtest could not run (a tool failed); the message says which and why."""
 
 
-def _run(argv: Sequence[str], what: str) -> None:
+def _run(argv: Sequence[str], what: str, cwd: Path | None = None) -> None:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=cwd)
     except FileNotFoundError:
         raise BacktestError(
             f"{what}: {argv[0]} not found (install the prometheus package)"
@@ -45,6 +47,60 @@ def _run(argv: Sequence[str], what: str) -> None:
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
         raise BacktestError(f"{what} failed (exit {done.returncode}):\n{tail}")
+
+
+class OpenMetricsBackfill:
+    """``promtool tsdb create-blocks-from openmetrics`` for each file, ``jobs`` at a time, as
+    files are handed in: the replay hands each block window's file in as soon as it is
+    complete, so most of the backfill runs while the replay goes on."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        jobs: int = 2,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self._progress = progress
+        self._pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        self._jobs: dict[Path, Future[None]] = {}
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def add(self, path: Path) -> None:
+        """Backfill ``path`` (once, however often it is handed in)."""
+        if path not in self._jobs:
+            self._jobs[path] = self._pool.submit(self._one, path)
+
+    def _one(self, path: Path) -> None:
+        _run(
+            [
+                "promtool", "tsdb", "create-blocks-from", "openmetrics",
+                "--quiet", str(path), str(self.data_dir),
+            ],
+            f"promtool create-blocks-from openmetrics {path.name}",
+        )  # fmt: skip
+        with self._lock:
+            self._done += 1
+            done = self._done
+        if self._progress is not None:
+            self._progress(f"backfilling series: {done}/{len(self._jobs)} files")
+
+    def finish(self, files: Sequence[Path] = ()) -> None:
+        """Backfill ``files`` too and wait for every file (the first failure is raised)."""
+        for path in files:
+            self.add(path)
+        try:
+            for job in list(self._jobs.values()):
+                job.result()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the files not started yet and wait for the running ones."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def backfill_openmetrics(
@@ -55,23 +111,7 @@ def backfill_openmetrics(
     progress: Callable[[str], None] | None = None,
 ) -> None:
     """Turn each OpenMetrics file into TSDB blocks in ``data_dir`` (``jobs`` at a time)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    done = 0
-
-    def one(path: Path) -> None:
-        _run(
-            [
-                "promtool", "tsdb", "create-blocks-from", "openmetrics",
-                "--quiet", str(path), str(data_dir),
-            ],
-            f"promtool create-blocks-from openmetrics {path.name}",
-        )
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for _ in pool.map(one, files):
-            done += 1
-            if progress is not None:
-                progress(f"backfilling series: {done}/{len(files)} files")
+    OpenMetricsBackfill(data_dir, jobs=jobs, progress=progress).finish(sorted(files))
 
 
 @dataclass
@@ -132,27 +172,50 @@ class TemporaryPrometheus:
         end: int,
         interval: int,
         progress: Callable[[str], None] | None = None,
+        *,
+        jobs: int = 1,
     ) -> None:
-        """Backfill each layer of recording rules over [start, end], restarting in between."""
+        """Backfill each layer of recording rules over [start, end], restarting in between.
+
+        promtool evaluates a file's rules one after the other, so a layer's rules are split
+        between ``jobs`` promtool processes (the rules of one layer never read each other).
+        promtool evaluates a rule group at the steps shifted by an offset that is a hash of
+        the group's name and file path, and ``rate()`` extrapolates by the distance to the
+        window's edges: each rule gets a file of its own, named by its place in the layer and
+        given relative to ``work_dir`` (where promtool runs), so the offsets depend neither on
+        the temporary folder nor on ``jobs``, and the same history gives the same report.
+        """
         for number, layer in enumerate(layers, start=1):
             if progress is not None:
                 progress(f"recording rules: layer {number}/{len(layers)} ({len(layer)} rules)")
-            rules = self.work_dir / f"recording-{number}.yml"
-            rules.write_text(recording_rules_yaml(layer, interval), "utf-8")
-            out = self.work_dir / f"rules-{number}"
-            _run(
-                [
-                    "promtool", "tsdb", "create-blocks-from", "rules",
-                    f"--start={start}", f"--end={end + interval}",
-                    f"--url={self.url}", f"--eval-interval={interval}s",
-                    f"--output-dir={out}", str(rules),
-                ],
-                f"promtool create-blocks-from rules (layer {number})",
-            )
+            parts = min(max(1, jobs), len(layer))
+            commands: list[list[str]] = []
+            outputs: list[Path] = []
+            for part in range(parts):
+                files = []
+                for index in range(part, len(layer), parts):
+                    name = f"recording-{number}-{index}.yml"
+                    (self.work_dir / name).write_text(
+                        recording_rules_yaml([layer[index]], interval), "utf-8"
+                    )
+                    files.append(name)
+                outputs.append(self.work_dir / f"rules-{number}-{part}")
+                commands.append(
+                    [
+                        "promtool", "tsdb", "create-blocks-from", "rules",
+                        f"--start={start}", f"--end={end + interval}",
+                        f"--url={self.url}", f"--eval-interval={interval}s",
+                        f"--output-dir={outputs[-1].name}", *files,
+                    ]
+                )  # fmt: skip
+            what = f"promtool create-blocks-from rules (layer {number})"
+            with ThreadPoolExecutor(max_workers=max(1, parts)) as pool:
+                list(pool.map(_run, commands, [what] * parts, [self.work_dir] * parts))
             self.process.stop()
-            for block in sorted(out.iterdir()) if out.exists() else ():
-                if block.is_dir():
-                    shutil.move(str(block), self.data_dir / block.name)
+            for out in outputs:
+                for block in sorted(out.iterdir()) if out.exists() else ():
+                    if block.is_dir():
+                        shutil.move(str(block), self.data_dir / block.name)
             self.process.start()
 
     def query_range(self, expr: str, start: int, end: int, step: int) -> list[Series]:
