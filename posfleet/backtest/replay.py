@@ -5,9 +5,9 @@ forecast, transaction counts, reversals), so stores are split between worker pro
 stable hash; each worker reads the whole file, fully parses only its stores' lines (a cheap
 text match finds a line's store), and writes one OpenMetrics file per two-hour block window,
 ready for
-``promtool tsdb create-blocks-from openmetrics``. Fleet-wide series (store opening,
-policy thresholds, baselines) come from partition 0 only. Lines whose store cannot be found
-go to partition 0, which reports them.
+``promtool tsdb create-blocks-from openmetrics``. Series from the configuration alone (store
+opening, policy thresholds, baseline info) come from partition 0 only. Lines whose store
+cannot be found go to partition 0, which reports them.
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ FLEET_WIDE: Final = frozenset(
         "posfleet_store_open",
         "posfleet_policy_threshold",
         "posfleet_baseline_info",
-        "posfleet_version_below_baseline",
     }
 )
+"""Series from the configuration alone, written by partition 0 only. Every partition writes
+``posfleet_version_below_baseline`` for the versions its own terminals run: where two run the
+same version the samples are identical, and Prometheus merges overlapping blocks."""
 _STORE = re.compile(r'"store_id"\s*:\s*"([^"\\]*)"')
 WINDOW: Final = 7200
 """Seconds per OpenMetrics file: promtool's block length, so it reads each file once."""
