@@ -112,7 +112,7 @@ STATUS_SEED_VERSION = 2
 FAULTS: tuple[tuple[str, str, str, str, float, float], ...] = (
     ("PrinterPaperRunningOut", "printer", "warning", "merchant", 0.30, 40),
     ("PrinterPaperOut", "printer", "critical", "merchant", 0.10, 25),
-    ("PrinterPaperJam", "printer", "warning", "technician", 0.06, 60),
+    ("PrinterPaperJam", "printer", "warning", "merchant", 0.06, 60),
     ("PrinterCoverOpen", "printer", "warning", "merchant", 0.05, 10),
     ("PacketLossRising", "network", "warning", "it", 0.14, 90),
     ("SignalDegrading", "network", "warning", "it", 0.08, 180),
