@@ -41,7 +41,10 @@ PRODUCIBLE: Final = frozenset(spec.name for spec in (*TERMINAL_METRICS, *DERIVED
 class BacktestOptions:
     rules: list[Path] = field(default_factory=lambda: [Path("alerts")])
     step_seconds: int = 60
-    """Scrape and rule evaluation interval of the replay."""
+    """Scrape interval of the replay (the history's snapshot interval)."""
+    evaluation_interval_seconds: int = 15
+    """Rule evaluation interval: Prometheus's ``evaluation_interval`` (15 s in
+    deploy/prometheus), so ``for: 30s`` waits as long as it does in production."""
     workers: int = 2
     horizon_seconds: float = DEFAULT_HORIZON
     reorder_seconds: float = 1800.0
@@ -158,6 +161,7 @@ def evaluate_replay(
 
     rules = load_rules(options.rules)
     step = options.step_seconds
+    interval = options.evaluation_interval_seconds
     if backfill is None:
         backfill = OpenMetricsBackfill(
             _fresh_data_dir(work), jobs=options.workers, progress=progress
@@ -172,13 +176,13 @@ def evaluate_replay(
     lap("backfill")
     with TemporaryPrometheus(work / "prometheus") as prometheus:
         prometheus.backfill_rules(
-            rules.recording_layers, start, end, step, progress, jobs=options.workers
+            rules.recording_layers, start, end, interval, progress, jobs=options.workers
         )
         lap("recording_rules")
         done = [0]
 
         def query(index: int) -> Any:
-            result = prometheus.query_range(rules.alerts[index].expr, start, end, step)
+            result = prometheus.query_range(rules.alerts[index].expr, start, end, interval)
             done[0] += 1
             progress(f"evaluating alert rules: {done[0]}/{len(rules.alerts)}")
             return result
@@ -186,7 +190,7 @@ def evaluate_replay(
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
             series = list(pool.map(query, range(len(rules.alerts))))
     lap("alert_rules")
-    fired = evaluate(rules.alerts, series, step, end)
+    fired = evaluate(rules.alerts, series, interval, end)
     opened = tickets(fired, end, options.policy)
     truth: GroundTruth | None = None
     if ground_truth is not None:
@@ -217,7 +221,8 @@ def evaluate_replay(
             **stats.as_json(),
         },
         "episodes_from": source,
-        "evaluation_interval_seconds": step,
+        "evaluation_interval_seconds": interval,
+        "scrape_interval_seconds": step,
         "horizon_seconds": options.horizon_seconds,
         "bridge": {
             "close_grace_seconds": options.policy.close_grace.total_seconds(),

@@ -47,7 +47,11 @@ def backtest_group() -> None:
 )  # fmt: skip
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the report.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the charts.")
-@click.option("--step", default=60, show_default=True, help="Scrape and evaluation interval (s).")
+@click.option("--step", default=60, show_default=True, help="Scrape interval of the replay (s).")
+@click.option(
+    "--evaluation-interval", "evaluation_interval", default=15, show_default=True,
+    help="Rule evaluation interval (s), as Prometheus's evaluation_interval.",
+)  # fmt: skip
 @click.option("--workers", default=2, show_default=True, help="Replay processes.")
 @click.option(
     "--horizon", default=4.0, show_default=True, help="Hours after a ticket to look for failures."
@@ -72,6 +76,7 @@ def run_command(
     json_path: Path | None,
     html_path: Path | None,
     step: int,
+    evaluation_interval: int,
     workers: int,
     horizon: float,
     close_grace: float,
@@ -86,11 +91,14 @@ def run_command(
         for line in str(exc).splitlines():
             click.echo(line, err=True)
         raise SystemExit(EXIT_INVALID) from None
-    if step < 1 or workers < 1 or horizon <= 0:
-        raise click.UsageError("--step, --workers and --horizon must be positive")
+    if step < 1 or evaluation_interval < 1 or workers < 1 or horizon <= 0:
+        raise click.UsageError(
+            "--step, --evaluation-interval, --workers and --horizon must be positive"
+        )
     options = BacktestOptions(
         rules=list(rule_paths) or [Path("alerts")],
         step_seconds=step,
+        evaluation_interval_seconds=evaluation_interval,
         workers=workers,
         horizon_seconds=horizon * 3600,
         policy=Policy(timedelta(seconds=close_grace), timedelta(seconds=reopen_window)),
