@@ -130,6 +130,7 @@ def _rare_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+@_rare_collections()
 def replay_partition(
     trace: Path,
     config: PosfleetConfig,
@@ -143,23 +144,6 @@ def replay_partition(
 ) -> PartitionResult:
     """Replay the lines of partition ``part`` of ``parts`` into window files in ``out_dir``
     (``on_file`` receives each one once it is complete)."""
-    with _rare_collections():
-        return _replay_partition(
-            trace, config, names, part, parts, out_dir, options, progress, on_file
-        )
-
-
-def _replay_partition(
-    trace: Path,
-    config: PosfleetConfig,
-    names: frozenset[str],
-    part: int,
-    parts: int,
-    out_dir: Path,
-    options: ReplayOptions,
-    progress: Callable[[int], None] | None,
-    on_file: Callable[[Path], None] | None,
-) -> PartitionResult:
     stats = HistoryStats()
     wanted = names if part == 0 else names - FLEET_WIDE
     days = _WindowFiles(out_dir, f"part{part}", on_file)
