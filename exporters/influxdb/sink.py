@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from posfleet.config.models import InfluxDbSettings, PosfleetConfig
 from posfleet.exporters.buffer import Batch, BufferStats, DiskBuffer
+from posfleet.exporters.buffered_output import BufferedOutput
 from posfleet.exporters.influxdb.delivery import Delivery
 from posfleet.exporters.influxdb.lineprotocol import LineProtocolSerializer
 from posfleet.exporters.influxdb.metrics import QUEUE_FULL, InfluxDbMetrics, InfluxDbStats
@@ -46,6 +47,14 @@ def _classifier(config: PosfleetConfig) -> Classifier:
     except TableError as exc:
         logger.error("%s; tagging causes with the generic ISO 8583 table instead", exc)
         return default_classifier()
+
+
+def _report_earlier_batches(buffer: DiskBuffer) -> None:
+    pending = buffer.stats().pending_records
+    if pending:
+        logger.info(
+            "InfluxDB output: %d batches buffered by an earlier run will be sent first", pending
+        )
 
 
 class InfluxDbSink:
@@ -75,8 +84,6 @@ class InfluxDbSink:
         self.settings = settings
         self.output_name = output_name
         self.stats = InfluxDbStats()
-        self._buffer_directory = Path(buffer_directory)
-        self._buffer_max_bytes = buffer_max_bytes
         self._transport = transport or transport_for(settings)
         self._delivery = Delivery(
             self._transport,
@@ -91,17 +98,24 @@ class InfluxDbSink:
         self._serializer = LineProtocolSerializer(classify)
         self._batch_size = settings.batch_size
         self._max_queued = settings.batch_size * QUEUED_BATCHES_LIMIT
-        self._close_timeout = close_timeout_seconds
         self._pending: list[str] = []
-        self._buffer: DiskBuffer | None = None
-        self._opening: asyncio.Task[DiskBuffer] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._append_lock = asyncio.Lock()
         self._batch_full = asyncio.Event()
-        self._data_available = asyncio.Event()
-        self._idle = asyncio.Event()
         self._points_per_record = float(settings.batch_size)
         self._overflowing = False
+        self._output = BufferedOutput(
+            output_name,
+            Path(buffer_directory),
+            max_bytes=buffer_max_bytes,
+            close_timeout_seconds=close_timeout_seconds,
+            log=logger,
+            label="InfluxDB output",
+            write_pending=self._write_pending,
+            flush_due=self._flush_due,
+            forward=self._send_loop,
+            release=self._transport.close,
+            on_open=_report_earlier_batches,
+            flush_error_pause_seconds=SENDER_ERROR_PAUSE_SECONDS,
+        )
 
     @classmethod
     def from_config(cls, config: PosfleetConfig) -> InfluxDbSink:
@@ -119,56 +133,14 @@ class InfluxDbSink:
 
     async def start(self) -> None:
         """Open the buffer (raising if it cannot be opened) and start sending."""
-        self._ensure_started()
-        assert self._opening is not None
-        await self._opening
-
-    def _ensure_started(self) -> None:
-        if self._opening is not None:
-            return
-        self._opening = asyncio.create_task(asyncio.to_thread(self._open_buffer))
-        self._tasks = [
-            asyncio.create_task(self._flush_loop(), name=f"{self.output_name}-flush"),
-            asyncio.create_task(self._send_loop(), name=f"{self.output_name}-send"),
-        ]
-
-    def _open_buffer(self) -> DiskBuffer:
-        buffer = DiskBuffer(self._buffer_directory, max_bytes=self._buffer_max_bytes)
-        self._buffer = buffer
-        pending = buffer.stats().pending_records
-        if pending:
-            logger.info(
-                "InfluxDB output: %d batches buffered by an earlier run will be sent first",
-                pending,
-            )
-        return buffer
+        await self._output.start()
 
     async def flush(self) -> None:
         """Move every queued point to the disk buffer now (it is safe from crashes after)."""
-        self._ensure_started()
-        await self._write_pending()
+        await self._output.flush()
 
     async def close(self) -> None:
-        if self._opening is None:
-            return
-        try:
-            await self._write_pending()
-            await asyncio.wait_for(self._idle.wait(), timeout=self._close_timeout)
-        except TimeoutError:
-            stats = self.buffer_stats()
-            logger.warning(
-                "InfluxDB output closing with %d batches still buffered; the next start sends them",
-                stats.pending_records if stats else 0,
-            )
-        except Exception:
-            logger.exception("InfluxDB output: error while closing")
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await self._transport.close()
+        await self._output.close()
 
     # --- Sink ------------------------------------------------------------------------------
 
@@ -179,7 +151,7 @@ class InfluxDbSink:
         self._queue([self._serializer.transaction_line(event)])
 
     def _queue(self, lines: list[str]) -> None:
-        self._ensure_started()
+        self._output.ensure_started()
         pending = self._pending
         pending.extend(lines)
         if len(pending) >= self._batch_size:
@@ -201,7 +173,7 @@ class InfluxDbSink:
 
     def buffer_stats(self) -> BufferStats | None:
         """The disk buffer's counts, or None before it is open."""
-        return self._buffer.stats() if self._buffer is not None else None
+        return self._output.stats()
 
     def queued_points(self) -> int:
         """Points in memory, not yet in the disk buffer."""
@@ -218,45 +190,33 @@ class InfluxDbSink:
     # --- background tasks ------------------------------------------------------------------
 
     async def _write_pending(self) -> None:
-        assert self._opening is not None
-        async with self._append_lock:
-            if not self._pending:
-                return
-            lines, self._pending = self._pending, []
-            self._overflowing = False
-            size = self._batch_size
-            records = [
-                "\n".join(lines[start : start + size]).encode()
-                for start in range(0, len(lines), size)
-            ]
-            buffer = await self._opening
-            try:
-                await asyncio.to_thread(buffer.append, records)
-            except OSError:
-                # Disk full or gone: keep the points queued (bounded) and try again later.
-                logger.exception("InfluxDB output: cannot append to the disk buffer")
-                self._pending[:0] = lines
-                return
-            self._idle.clear()
-            self._data_available.set()
+        """The write step of a flush; the output runs it under its flush lock."""
+        if not self._pending:
+            return
+        lines, self._pending = self._pending, []
+        self._overflowing = False
+        size = self._batch_size
+        records = [
+            "\n".join(lines[start : start + size]).encode() for start in range(0, len(lines), size)
+        ]
+        # Not inside the try: a buffer that failed to open is not a full disk.
+        await self._output.opened()
+        try:
+            await self._output.append(records)
+        except OSError:
+            # Disk full or gone: keep the points queued (bounded) and try again later.
+            logger.exception("InfluxDB output: cannot append to the disk buffer")
+            self._pending[:0] = lines
 
-    async def _flush_loop(self) -> None:
-        interval = self.settings.flush_interval_seconds
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._batch_full.wait(), timeout=interval)
-            self._batch_full.clear()
-            try:
-                await self._write_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("InfluxDB output: writing to the disk buffer failed")
-                await asyncio.sleep(SENDER_ERROR_PAUSE_SECONDS)
+    async def _flush_due(self) -> None:
+        """Until a batch is full or the flush interval has passed."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self._batch_full.wait(), timeout=self.settings.flush_interval_seconds
+            )
+        self._batch_full.clear()
 
-    async def _send_loop(self) -> None:
-        assert self._opening is not None
-        buffer = await self._opening
+    async def _send_loop(self, buffer: DiskBuffer) -> None:
         delivered: Batch | None = None
         while True:
             try:
@@ -280,11 +240,10 @@ class InfluxDbSink:
         """Ack what was delivered, send the next batch; return it once delivered."""
         batch = await asyncio.to_thread(self._ack_and_read, buffer, delivered)
         if not batch.records:
-            self._data_available.clear()
+            self._output.watch_for_appends()
             batch = await asyncio.to_thread(self._ack_and_read, buffer, None)
             if not batch.records:
-                self._idle.set()
-                await self._data_available.wait()
+                await self._output.idle_until_appended()
                 return None
         body = b"\n".join(batch.records)
         points = body.count(b"\n") + 1

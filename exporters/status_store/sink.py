@@ -14,7 +14,6 @@ sharing one terminal's snapshots count a minute twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from posfleet.config.models import AlertingSettings, PosfleetConfig
 from posfleet.exporters.buffer import Batch, BufferStats, DiskBuffer
+from posfleet.exporters.buffered_output import BufferedOutput
 from posfleet.exporters.derived.paper import PaperForecaster
 from posfleet.exporters.derived.reversals import RESULT_STATES
 from posfleet.exporters.status_store.config import StatusStoreSettings
@@ -94,20 +94,25 @@ class StatusStoreSink:
         self._store = store
         self._clock = clock
         self._sleep = sleep
-        self._close_timeout = close_timeout_seconds
-        self._buffer_directory = Path(buffer_directory)
-        self._buffer_max_bytes = buffer_max_bytes
-        self._buffer: DiskBuffer | None = None
         self._forecaster = PaperForecaster(self._policy)
         self._latest: dict[str, _Latest] = {}
         self._hourly: dict[tuple[str, datetime], dict[str, Any]] = {}
         self._last_observed: dict[str, float] = {}
-        self._opening: asyncio.Task[None] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._data_available = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._append_lock = asyncio.Lock()
         self._purged_at: datetime | None = None
+        self._output = BufferedOutput(
+            OUTPUT_NAME,
+            Path(buffer_directory),
+            max_bytes=buffer_max_bytes,
+            close_timeout_seconds=close_timeout_seconds,
+            log=logger,
+            label="status store output",
+            write_pending=self._write_pending,
+            flush_due=self._flush_due,
+            forward=self._write_loop,
+            forward_task="write",
+            release=self._dispose_store,
+            on_open=self._open_store,
+        )
 
     @classmethod
     def from_config(cls, config: PosfleetConfig) -> StatusStoreSink:
@@ -135,59 +140,35 @@ class StatusStoreSink:
 
     async def start(self) -> None:
         """Open the buffer and the database (raising if either cannot be opened)."""
-        self._ensure_started()
-        assert self._opening is not None
-        await self._opening
+        await self._output.start()
 
-    def _ensure_started(self) -> None:
-        if self._opening is not None:
-            return
-        self._opening = asyncio.create_task(asyncio.to_thread(self._open))
-        self._tasks = [
-            asyncio.create_task(self._flush_loop(), name=f"{OUTPUT_NAME}-flush"),
-            asyncio.create_task(self._write_loop(), name=f"{OUTPUT_NAME}-write"),
-        ]
-
-    def _open(self) -> None:
-        self._buffer = DiskBuffer(self._buffer_directory, max_bytes=self._buffer_max_bytes)
+    def _open_store(self, buffer: DiskBuffer) -> None:
+        """Runs in the buffer's opening thread: connecting to the database blocks too."""
         if self._store is None:
             self._store = StatusStore.open(
                 self.settings.database, self.settings.busy_timeout_seconds
             )
 
+    async def _dispose_store(self) -> None:
+        if self._store is not None:
+            await asyncio.to_thread(self._store.dispose)
+
     async def flush(self) -> None:
         """Move what is folded in memory to the disk buffer now."""
-        self._ensure_started()
-        await self._write_pending()
+        await self._output.flush()
 
     async def wait_written(self) -> None:
         """Flush, then wait until the database has everything (wrap in a timeout)."""
         await self.flush()
-        await self._idle.wait()
+        await self._output.wait_idle()
 
     async def close(self) -> None:
-        if self._opening is None:
-            return
-        try:
-            await self._write_pending()
-            await asyncio.wait_for(self._idle.wait(), timeout=self._close_timeout)
-        except TimeoutError:
-            logger.warning("status store output closing with batches buffered; sent next start")
-        except Exception:
-            logger.exception("status store output: error while closing")
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if self._store is not None:
-                await asyncio.to_thread(self._store.dispose)
+        await self._output.close()
 
     # --- Sink ------------------------------------------------------------------------------
 
     async def publish(self, snapshot: StatusSnapshot) -> None:
-        self._ensure_started()
+        self._output.ensure_started()
         terminal = snapshot.terminal_id
         kept = self._latest.get(terminal)
         if kept is None or kept.snapshot.observed_at <= snapshot.observed_at:
@@ -211,7 +192,7 @@ class StatusStoreSink:
                 counts["ready_minutes"] |= mask
 
     async def publish_transaction(self, event: TransactionEvent) -> None:
-        self._ensure_started()
+        self._output.ensure_started()
         if event.reversal_state in RESULT_STATES:
             return
         counts = self._bucket(
@@ -287,34 +268,19 @@ class StatusStoreSink:
         return json.dumps({"terminals": terminals, "hourly": rows}).encode()
 
     async def _write_pending(self) -> None:
-        assert self._opening is not None
-        async with self._append_lock:
-            record = self._take_batch()
-            if record is None:
-                return
-            await self._opening
-            assert self._buffer is not None
-            await asyncio.to_thread(self._buffer.append, [record])
-            self._idle.clear()
-            self._data_available.set()
+        """The write step of a flush; the output runs it under its flush lock."""
+        record = self._take_batch()
+        if record is not None:
+            await self._output.append([record])
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await self._sleep(self.settings.flush_interval_seconds)
-            try:
-                await self._write_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("status store output: writing to the disk buffer failed")
+    async def _flush_due(self) -> None:
+        await self._sleep(self.settings.flush_interval_seconds)
 
-    async def _write_loop(self) -> None:
-        assert self._opening is not None
-        await self._opening
+    async def _write_loop(self, buffer: DiskBuffer) -> None:
         wait = RETRY_MIN_SECONDS
         while True:
             try:
-                written = await asyncio.to_thread(self._write_next)
+                written = await asyncio.to_thread(self._write_next, buffer)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -326,10 +292,9 @@ class StatusStoreSink:
             wait = RETRY_MIN_SECONDS
             await self._purge_when_due()
             if not written:
-                self._data_available.clear()
-                if await asyncio.to_thread(self._pending_records) == 0:
-                    self._idle.set()
-                    await self._data_available.wait()
+                self._output.watch_for_appends()
+                if (await asyncio.to_thread(buffer.stats)).pending_records == 0:
+                    await self._output.idle_until_appended()
 
     async def _purge_when_due(self) -> None:
         now = self._clock()
@@ -343,14 +308,9 @@ class StatusStoreSink:
         if deleted:
             logger.info("status store output: deleted %d hourly rows before %s", deleted, before)
 
-    def _pending_records(self) -> int:
-        assert self._buffer is not None
-        return self._buffer.stats().pending_records
-
-    def _write_next(self) -> bool:
+    def _write_next(self, buffer: DiskBuffer) -> bool:
         """Apply the next buffered batches in one transaction; False when none is left."""
-        buffer, store = self._buffer, self._store
-        assert buffer is not None
+        store = self._store
         assert store is not None
         batch: Batch = buffer.read(BATCHES_PER_TRANSACTION)
         if not batch.records:
@@ -389,7 +349,7 @@ class StatusStoreSink:
     # --- metrics ---------------------------------------------------------------------------
 
     def buffer_stats(self) -> BufferStats | None:
-        return self._buffer.stats() if self._buffer is not None else None
+        return self._output.stats()
 
     def metrics(self) -> Collector:
         return StatusStoreMetrics(self.stats, self.buffer_stats)
