@@ -7,4 +7,4 @@ Browser fixtures (system Chromium via Playwright): chromium, page_factory, page,
 See tests/fixtures/browser.py.
 """
 
-pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.browser"]
+pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.browser", "tests.fixtures.status_store"]

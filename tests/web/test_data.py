@@ -12,27 +12,17 @@ import pytest
 
 from posfleet.alerts.bridge.database import open_engine
 from posfleet.exporters.status_store.config import StatusStoreSettings
-from posfleet.exporters.status_store.schema import metadata
 from posfleet.exporters.status_store.sink import StatusStoreSink
 from posfleet.web.data import FleetFilter, StatusReader
 from posfleet.web.scope import Scope
-from tests.alerts.bridge.support import sqlalchemy_url
 from tests.web.support import snapshot, transaction
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "status.sqlite3")
-        return
-    url = sqlalchemy_url(request.getfixturevalue("postgres_dsn"))
-    engine = open_engine(url)
-    metadata.drop_all(engine)
-    yield url
-    metadata.drop_all(engine)
-    engine.dispose()
+@pytest.fixture
+def database(status_store_database: str) -> str:
+    return status_store_database
 
 
 @pytest.fixture
